@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { StepContext } from './StepContext.js';
+
+/**
+ * A tensor that lives across steps as plugin state (an EMA, an accumulator),
+ * updated transactionally: `stage` keeps the new value aside, the session
+ * adopts it after the optimizer step and disposes the old one, and a skipped
+ * or failed step disposes the staged value instead.
+ */
+export class TensorState<T extends tf.Tensor = tf.Tensor> {
+  private value: T | null;
+
+  constructor(initial: T | null = null) {
+    this.value = initial === null ? null : tf.keep(initial);
+  }
+
+  /** The committed value, or null before the first commit. */
+  get current(): T | null {
+    return this.value;
+  }
+
+  /** Stages `next` as the value after this step commits. */
+  stage(step: StepContext, next: T): void {
+    const kept = tf.keep(next);
+    step.onCommit(() => {
+      if (this.value !== null && this.value !== kept) {
+        this.value.dispose();
+      }
+      this.value = kept;
+    });
+    step.onAbort(() => {
+      if (kept !== this.value) {
+        kept.dispose();
+      }
+    });
+  }
+
+  /** Replaces the value immediately, outside any step (checkpoint loading). */
+  set(next: T | null): void {
+    if (this.value !== null && this.value !== next) {
+      this.value.dispose();
+    }
+    this.value = next === null ? null : tf.keep(next);
+  }
+
+  /** Disposes the value. */
+  dispose(): void {
+    this.value?.dispose();
+    this.value = null;
+  }
+}

@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { layers } from '@tensorflow/tfjs-layers';
+import type { Shape } from '@tensorflow/tfjs-layers';
+
+import { currentStep } from './activeStep.js';
+import { ErrorCode, GradhooksError } from './errors.js';
+import type { RepresentationGradients } from './gradients.js';
+
+function checkObjectives(objectives: readonly string[], where: string): void {
+  const valid =
+    Array.isArray(objectives) &&
+    objectives.length >= 1 &&
+    objectives.every((name) => typeof name === 'string' && name.length > 0) &&
+    new Set(objectives).size === objectives.length;
+  if (!valid) {
+    throw new GradhooksError(ErrorCode.ERR_FANOUT_INVALID, `${where} needs a list of distinct, non-empty objective names.`, {
+      received: objectives,
+      expected: "distinct names, one per task head, such as ['left', 'right']",
+      fix: 'Pass one name per task head, in the order the heads read the outputs.',
+    });
+  }
+}
+
+/**
+ * Copies a shared representation `z` into one tensor per objective; head k
+ * reads output k. In the backward pass the op receives every objective's
+ * gradient with respect to `z` at once, runs the session's
+ * `representationGradients` hook on them (when a session step is running),
+ * and returns their sum as the gradient of `z`. Outside a session step the
+ * gradient is the plain sum, so the op is an identity for plain optimizers.
+ */
+export function fanOut(z: tf.Tensor, objectives: readonly string[], layer = 'fan_out'): tf.Tensor[] {
+  checkObjectives(objectives, 'fanOut');
+  const count = objectives.length;
+  const tile = tf.customGrad(((x: tf.Tensor) => ({
+    value: tf.stack(new Array<tf.Tensor>(count).fill(x), 1),
+    gradFunc: (dy: tf.Tensor) => {
+      const parts = tf.unstack(dy, 1);
+      let gradients: RepresentationGradients = {};
+      objectives.forEach((name, i) => {
+        gradients[name] = parts[i]!;
+      });
+      const active = currentStep();
+      if (active !== null) {
+        gradients = active.bus.hooks.representationGradients.call(gradients, active.step, layer);
+      }
+      const combined = objectives.map((name) => gradients[name]!);
+      return combined.length === 1 ? combined[0]! : tf.addN(combined);
+    },
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.unstack(tile(z), 1);
+}
+
+/** Configuration of a `FanOut` layer. */
+export interface FanOutConfig {
+  /** One objective name per task head, in output order. */
+  objectives: string[];
+  name?: string;
+}
+
+/**
+ * Layer form of `fanOut`: one input, one output per objective. Place it after
+ * the shared trunk and connect task head k to output k. Registered with
+ * tfjs serialization as `GradhooksFanOut`, so models that use it save and load.
+ *
+ * @example
+ * ```ts
+ * const [left, right] = new FanOut({ objectives: ['left', 'right'] }).apply(trunk) as tf.SymbolicTensor[];
+ * ```
+ */
+export class FanOut extends layers.Layer {
+  static readonly className = 'GradhooksFanOut';
+  readonly objectives: string[];
+
+  constructor(config: FanOutConfig) {
+    super(config.name === undefined ? {} : { name: config.name });
+    checkObjectives(config.objectives, 'FanOut');
+    this.objectives = [...config.objectives];
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    return this.objectives.map(() => [...shape]);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+    const input = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return fanOut(input, this.objectives, this.name);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), objectives: [...this.objectives] };
+  }
+}
+
+tf.serialization.registerClass(FanOut);

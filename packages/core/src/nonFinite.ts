@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { GradientMap } from './gradients.js';
+
+/**
+ * Returns a scalar that is 0 when every element of `tensors` is finite and
+ * NaN otherwise. Multiplying by zero maps finite values to 0 and NaN or ±Inf
+ * to NaN, so the sum cannot overflow into a false alarm.
+ */
+export function nonFiniteProbe(tensors: readonly tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    if (tensors.length === 0) {
+      return tf.scalar(0);
+    }
+    const parts = tensors.map((tensor) => tf.sum(tf.mul(tensor, 0)));
+    return (parts.length === 1 ? parts[0]! : tf.addN(parts)) as tf.Scalar;
+  });
+}
+
+/** Reports whether every element of every tensor is finite. Reads one number from the device. */
+export function allFinite(tensors: readonly tf.Tensor[]): boolean {
+  const probe = nonFiniteProbe(tensors);
+  const value = probe.dataSync()[0]!;
+  probe.dispose();
+  return value === 0;
+}
+
+/**
+ * Returns the name of the first variable, in `order`, whose gradient holds NaN
+ * or ±Inf, or undefined when all are finite. One device read when all are
+ * finite; one more per variable only when something is not.
+ */
+export function firstNonFiniteVariable(map: GradientMap, order: readonly string[]): string | undefined {
+  const present = order.filter((name) => map[name] != null);
+  if (allFinite(present.map((name) => map[name]!))) {
+    return undefined;
+  }
+  return present.find((name) => !allFinite([map[name]!]));
+}
+
+/** Counts the NaN and ±Inf elements of a tensor. */
+export function countNonFinite(tensor: tf.Tensor): number {
+  return tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(tensor)), 'int32')).dataSync()[0]!);
+}

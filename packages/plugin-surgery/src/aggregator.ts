@@ -1,0 +1,167 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+import { partitionVariables } from '@gradhooks/core';
+import type {
+  GradientMap,
+  ObjectiveGradients,
+  PluginContext,
+  PluginInstance,
+  RepresentationGradients,
+  StepContext,
+} from '@gradhooks/core';
+
+import { cosinesOf, countConflicts, gramianOf, stackAligned } from './math/gramian.js';
+import type { Gramian } from './math/gramian.js';
+import type { Projection } from './math/projectConflicting.js';
+
+/** What a weighting receives: the Gramian of the objective gradients it covers. */
+export interface WeightingInput {
+  /** Gramian, or undefined when `needsGramian` returned false for this step. */
+  gramian: Gramian | undefined;
+  objectives: readonly string[];
+  step: StepContext;
+}
+
+/** Weights of the objective gradients in the update, plus what the method did. */
+export interface WeightingResult {
+  weights: number[];
+  projections?: Projection[];
+}
+
+/** Options of `aggregatorInstance`. */
+export interface AggregatorGlue {
+  /** Turns the Gramian into one weight per objective. */
+  weighting: (input: WeightingInput) => WeightingResult;
+  /** Whether this step needs the Gramian; defaults to always. Constant weightings need it only to report. */
+  needsGramian?: (step: StepContext) => boolean;
+}
+
+/**
+ * Builds the taps of a Gramian-based aggregator. At the parameter level it
+ * taps `aggregate`: the weighting covers the shared variables that match the
+ * plugin's `variables` patterns (a variable with a gradient in two or more
+ * objectives); other shared variables get the plain sum, and task-specific
+ * variables pass through from their one objective. At the representation
+ * level it taps `representationGradients` and scales each objective's
+ * gradient with respect to the representation by its weight; the fan-out op
+ * sums them. Either way only K² numbers leave the device per step.
+ */
+export function aggregatorInstance(context: PluginContext, glue: AggregatorGlue): PluginInstance {
+  if (context.level === 'representation') {
+    return {
+      representationGradients: (gradients, step) => aggregateRepresentation(gradients, step, glue),
+    };
+  }
+  return {
+    aggregate: (gradients, step) => aggregateParameters(gradients, step, context, glue),
+  };
+}
+
+function aggregateParameters(
+  gradients: ObjectiveGradients,
+  step: StepContext,
+  context: PluginContext,
+  glue: AggregatorGlue,
+): GradientMap {
+  const objectives = Object.keys(gradients);
+  const maps = objectives.map((objective) => gradients[objective]!);
+  const { shared } = partitionVariables(gradients, step.variableNames);
+  const selected = shared.filter((name) => context.matchesVariable(name));
+  const combined = new Map<string, tf.Tensor>();
+
+  if (selected.length > 0) {
+    const gramian = needsGramian(glue, step) ? gramianOfVariables(maps, selected, step) : undefined;
+    const result = glue.weighting({ gramian, objectives, step });
+    report(step, objectives, gramian, result);
+    for (const name of selected) {
+      combined.set(name, weightedSum(maps, name, result.weights));
+    }
+  }
+
+  const output: GradientMap = {};
+  for (const name of step.variableNames) {
+    const tensor = combined.get(name) ?? plainSum(maps, name);
+    if (tensor !== undefined) {
+      output[name] = tensor;
+    } else if (maps.some((map) => name in map)) {
+      output[name] = null;
+    }
+  }
+  return output;
+}
+
+function aggregateRepresentation(gradients: RepresentationGradients, step: StepContext, glue: AggregatorGlue): RepresentationGradients {
+  const objectives = Object.keys(gradients);
+  if (objectives.length < 2) {
+    return gradients;
+  }
+  const gramian = needsGramian(glue, step)
+    ? (() => {
+        const matrix = tf.stack(objectives.map((objective) => tf.reshape(gradients[objective]!, [-1]))) as tf.Tensor2D;
+        return gramianOf(matrix);
+      })()
+    : undefined;
+  const result = glue.weighting({ gramian, objectives, step });
+  report(step, objectives, gramian, result);
+  const output: RepresentationGradients = {};
+  objectives.forEach((objective, k) => {
+    const weight = result.weights[k]!;
+    output[objective] = weight === 1 ? gradients[objective]! : tf.mul(gradients[objective]!, weight);
+  });
+  return output;
+}
+
+function needsGramian(glue: AggregatorGlue, step: StepContext): boolean {
+  return glue.needsGramian === undefined || glue.needsGramian(step);
+}
+
+function gramianOfVariables(maps: readonly GradientMap[], names: readonly string[], step: StepContext): Gramian {
+  const shapes = new Map(names.map((name) => [name, step.variableShape(name)!]));
+  return gramianOf(stackAligned(maps, names, shapes));
+}
+
+/** Σ_k w_k g_k[name] over the objectives that have a gradient for `name`, in objective order. */
+function weightedSum(maps: readonly GradientMap[], name: string, weights: readonly number[]): tf.Tensor {
+  let total: tf.Tensor | undefined;
+  maps.forEach((map, k) => {
+    const tensor = map[name];
+    if (tensor == null) {
+      return;
+    }
+    const term = weights[k] === 1 ? tensor : tf.mul(tensor, weights[k]!);
+    total = total === undefined ? term : tf.add(total, term);
+  });
+  return total!;
+}
+
+/** Plain sum of `name` over the objectives that have it; the tensor itself when only one does. */
+function plainSum(maps: readonly GradientMap[], name: string): tf.Tensor | undefined {
+  let total: tf.Tensor | undefined;
+  for (const map of maps) {
+    const tensor = map[name];
+    if (tensor != null) {
+      total = total === undefined ? tensor : tf.add(total, tensor);
+    }
+  }
+  return total;
+}
+
+function report(step: StepContext, objectives: readonly string[], gramian: Gramian | undefined, result: WeightingResult): void {
+  if (!step.report || gramian === undefined) {
+    return;
+  }
+  step.emit('conflict', {
+    objectives: [...objectives],
+    gramian: gramian.matrix,
+    cosines: cosinesOf(gramian.normalized),
+    conflicts: countConflicts(gramian.normalized),
+    weights: [...result.weights],
+  });
+  for (const projection of result.projections ?? []) {
+    step.emit('projection', {
+      objective: objectives[projection.objective]!,
+      onto: objectives[projection.onto]!,
+      coefficient: projection.coefficient,
+    });
+  }
+}
