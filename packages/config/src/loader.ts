@@ -7,6 +7,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { closest, HookedOptimizer, resolvePluginOptions, validateAgainstSchema } from '@gradhooks/core';
 import type { GradientLevel, Logger, PluginFactory, PluginSpec, SessionOptions } from '@gradhooks/core';
 import type { FromSchema } from 'json-schema-to-ts';
+import { parseTree, printParseErrorCode } from 'jsonc-parser';
+import type { ParseError } from 'jsonc-parser';
 
 import { ConfigError, ConfigErrorCode, issue } from './errors.js';
 import type { ConfigIssue } from './errors.js';
@@ -75,7 +77,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const where = locate(text, error);
+    const { where, reason } = locate(text);
     throw new ConfigError([
       issue({
         code: ConfigErrorCode.ERR_CONFIG_JSON_INVALID,
@@ -83,7 +85,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
         path: '',
         received: where,
         expected: 'valid JSON',
-        fix: `Fix the JSON syntax (${(error as Error).message}).`,
+        fix: `Fix the JSON syntax: ${reason} (${(error as Error).message.split('\n')[0]}).`,
       }),
     ]);
   }
@@ -292,15 +294,20 @@ function checkCombinations(
   }
 }
 
-/** Turns a JSON.parse error position into "line L, column C". */
-function locate(text: string, error: unknown): string {
-  const match = /position (\d+)/.exec((error as Error).message);
-  if (match === null) {
-    return 'unparsable text';
+/**
+ * Locates the first syntax error of `text` as "line L, column C" with its
+ * cause. JSON.parse in Node 20 does not always give a position, so the text is
+ * scanned again with jsonc-parser in strict JSON mode.
+ */
+function locate(text: string): { where: string; reason: string } {
+  const errors: ParseError[] = [];
+  parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first === undefined) {
+    return { where: 'unparsable text', reason: 'invalid JSON' };
   }
-  const position = Number(match[1]);
-  const before = text.slice(0, position);
+  const before = text.slice(0, first.offset);
   const line = before.split('\n').length;
-  const column = position - before.lastIndexOf('\n');
-  return `unexpected text at line ${line}, column ${column}`;
+  const column = first.offset - before.lastIndexOf('\n');
+  return { where: `unexpected text at line ${line}, column ${column}`, reason: printParseErrorCode(first.error) };
 }

@@ -82,7 +82,6 @@ export function buildConfigSchema(plugins: readonly PluginFactory[]): Record<str
   const names = plugins.map((factory) => factory.definition.name);
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://gradhooks.dev/schema/config.json',
     title: 'gradhooks config',
     ...configSchema,
     properties: {

@@ -20,7 +20,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
     return this.value;
   }
 
-  /** Stages `next` as the value after this step commits. */
+  /** Stages `next` as the value after this step commits; takes ownership of `next`. */
   stage(step: StepContext, next: T): void {
     const kept = tf.keep(next);
     step.onCommit(() => {
@@ -36,7 +36,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
     });
   }
 
-  /** Replaces the value immediately, outside any step (checkpoint loading). */
+  /** Replaces the value immediately, outside any step (checkpoint loading); takes ownership of `next`. */
   set(next: T | null): void {
     if (this.value !== null && this.value !== next) {
       this.value.dispose();
