@@ -2,11 +2,20 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 import type { PluginFactory } from '@gradhooks/core';
+import { bloopPlugins } from '@gradhooks/plugin-bloop';
 import { clipPlugins } from '@gradhooks/plugin-clip';
+import { gaqatPlugins } from '@gradhooks/plugin-gaqat';
+import { progradPlugins } from '@gradhooks/plugin-prograd';
 import { surgeryPlugins } from '@gradhooks/plugin-surgery';
 
 /** The plugins shipped with gradhooks, by config name. */
-export const builtinPlugins: readonly PluginFactory[] = [...surgeryPlugins, ...clipPlugins] as unknown as PluginFactory[];
+export const builtinPlugins: readonly PluginFactory[] = [
+  ...surgeryPlugins,
+  ...clipPlugins,
+  ...bloopPlugins,
+  ...progradPlugins,
+  ...gaqatPlugins,
+] as unknown as PluginFactory[];
 
 /** Reports whether a value is a plugin factory made by `definePlugin`. */
 export function isPluginFactory(value: unknown): value is PluginFactory {

@@ -71,6 +71,11 @@ export class HookedOptimizer extends tf.Optimizer {
     return this.session.step(objectives, options);
   }
 
+  /** Applies gradients plugins hold back; see `TrainingSession.flush`. */
+  flush(options: { variables?: readonly tf.Variable[] } = {}): StepResult {
+    return this.session.flush(options);
+  }
+
   /** Saves the session and optimizer state; see `TrainingSession.saveCheckpoint`. */
   saveCheckpoint(options: { optimizer?: boolean; variables?: readonly tf.Variable[] } = {}): Promise<SessionCheckpoint> {
     return this.session.saveCheckpoint(options);

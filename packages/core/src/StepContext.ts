@@ -51,6 +51,11 @@ export class StepContext {
    * something listens). Taps compute numbers that need a device read only then.
    */
   readonly report: boolean;
+  /**
+   * True on a flush step (`session.flush()`): it has no objectives of its own,
+   * and plugins holding gradients back (an accumulation window) release them now.
+   */
+  readonly flushing: boolean;
   readonly logger: Logger;
   /** Plugin whose tap runs now; set by the bus. */
   currentPlugin: string | undefined;
@@ -69,6 +74,7 @@ export class StepContext {
     level: GradientLevel;
     variables: readonly tf.Variable[];
     report: boolean;
+    flushing?: boolean;
     logger: Logger;
   }) {
     this.index = init.index;
@@ -77,6 +83,7 @@ export class StepContext {
     this.variables = init.variables;
     this.variableNames = init.variables.map((variable) => variable.name);
     this.report = init.report;
+    this.flushing = init.flushing ?? false;
     this.logger = init.logger;
     this.currentPlugin = undefined;
   }

@@ -191,6 +191,24 @@ export class TrainingSession {
   }
 
   /**
+   * Runs a step without objectives, so plugins that hold gradients back (an
+   * accumulation window cut short at the end of the data) apply them. The step
+   * is skipped when nothing is pending. `variables` defaults to every
+   * trainable variable; pass the same list as the training steps.
+   */
+  flush(options: { variables?: readonly tf.Variable[] } = {}): StepResult {
+    const outcome = this.run({}, options.variables ?? trainableVariables(), { flushing: true });
+    outcome.total?.dispose();
+    return {
+      applied: outcome.applied,
+      ...(outcome.skipReason === undefined ? {} : { skipReason: outcome.skipReason }),
+      ...(outcome.skippedBy === undefined ? {} : { skippedBy: outcome.skippedBy }),
+      index: outcome.index,
+      losses: {},
+    };
+  }
+
+  /**
    * Runs one step for `Optimizer.minimize`: the path of `model.fit`. Returns
    * the total loss when `returnCost` is true, also when the step was skipped.
    */
@@ -461,6 +479,7 @@ export class TrainingSession {
       extra?: (variables: readonly tf.Variable[]) => ObjectiveResult;
       fallbackTotal?: () => tf.Scalar;
       readLosses?: boolean;
+      flushing?: boolean;
     },
   ): StepOutcome {
     this.checkUsable();
@@ -489,6 +508,7 @@ export class TrainingSession {
         call: this.callCount,
         report: this.telemetry.hasListeners() && (this.callCount - 1) % this.reportEvery === 0,
         readLosses: options.readLosses ?? false,
+        flushing: options.flushing ?? false,
         total: options.total,
         extra: options.extra,
         fallbackTotal: options.fallbackTotal,

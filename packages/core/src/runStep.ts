@@ -25,6 +25,8 @@ export interface StepInput {
   index: number;
   call: number;
   report: boolean;
+  /** A flush step: no objectives; plugins release gradients they hold back. */
+  flushing: boolean;
   /** Read each objective's loss from the device (custom loops return them). */
   readLosses: boolean;
   /** Computes the loss the caller receives; defaults to the sum of the objectives' losses. */
@@ -70,6 +72,7 @@ export function runStep(input: StepInput): StepOutcome {
     level: input.level,
     variables: input.variables,
     report: input.report,
+    flushing: input.flushing,
     logger: input.logger,
   });
   const started = performance.now();
@@ -148,7 +151,9 @@ function pipeline(input: StepInput, step: StepContext, applied: () => void): Pip
     bus.hooks.beginStep.call(step);
     const sources = bus.hooks.objectiveSources.call(input.sources, step);
     const names = Object.keys(sources);
-    input.checkObjectives(names);
+    if (!step.flushing) {
+      input.checkObjectives(names);
+    }
     step.setObjectives(names);
 
     const objectiveGradients: ObjectiveGradients = {};
@@ -160,7 +165,7 @@ function pipeline(input: StepInput, step: StepContext, applied: () => void): Pip
       values.push(value);
       objectiveGradients[name] = grads;
     }
-    total = input.total === undefined ? sumScalars(values) : input.total();
+    total = input.total === undefined ? (values.length === 0 ? tf.scalar(0) : sumScalars(values)) : input.total();
     if (input.readLosses || step.report) {
       losses = readLosses(step);
     }
@@ -174,6 +179,10 @@ function pipeline(input: StepInput, step: StepContext, applied: () => void): Pip
     }
     combined = bus.hooks.gradients.call(alignToOrder(combined, order), step);
     bus.hooks.beforeApply.call(combined, step);
+    if (order.every((name) => combined[name] == null)) {
+      // An update without any gradient would still advance the optimizer's counters (Adam's beta powers).
+      step.skip(step.flushing ? 'nothing to flush' : 'no variable has a gradient');
+    }
 
     if (input.guard) {
       refuseNonFinite(combined, order);
@@ -256,6 +265,9 @@ function sumScalars(values: readonly tf.Scalar[]): tf.Scalar {
 
 function readLosses(step: StepContext): Record<string, number> {
   const names = Object.keys(step.losses);
+  if (names.length === 0) {
+    return {};
+  }
   const numbers = tf.stack(names.map((name) => step.losses[name]!)).dataSync();
   return Object.fromEntries(names.map((name, i) => [name, numbers[i]!]));
 }
