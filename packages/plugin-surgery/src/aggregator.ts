@@ -52,8 +52,17 @@ export function aggregatorInstance(context: PluginContext, glue: AggregatorGlue)
       representationGradients: (gradients, step) => aggregateRepresentation(gradients, step, glue),
     };
   }
+  let warned = false;
   return {
-    aggregate: (gradients, step) => aggregateParameters(gradients, step, context, glue),
+    aggregate: (gradients, step) =>
+      aggregateParameters(gradients, step, context, glue, (shared) => {
+        if (!warned) {
+          warned = true;
+          context.logger.warn(
+            `the variables patterns match none of the ${shared.length} shared variables (for example '${shared[0]}'), so the plain sum is applied; check the patterns against the model's variable names`,
+          );
+        }
+      }),
   };
 }
 
@@ -62,11 +71,15 @@ function aggregateParameters(
   step: StepContext,
   context: PluginContext,
   glue: AggregatorGlue,
+  warnNoneSelected: (shared: readonly string[]) => void,
 ): GradientMap {
   const objectives = Object.keys(gradients);
   const maps = objectives.map((objective) => gradients[objective]!);
   const { shared } = partitionVariables(gradients, step.variableNames);
   const selected = shared.filter((name) => context.matchesVariable(name));
+  if (shared.length > 0 && selected.length === 0) {
+    warnNoneSelected(shared);
+  }
   const combined = new Map<string, tf.Tensor>();
 
   if (selected.length > 0) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { definePlugin, HookedOptimizer, Stage } from '@gradhooks/core';
-import type { ConflictEvent, PluginSpec, ProjectionEvent } from '@gradhooks/core';
+import type { ConflictEvent, Logger, PluginSpec, ProjectionEvent } from '@gradhooks/core';
 
 let counter = 0;
 
@@ -21,7 +21,11 @@ export interface AggregatorRun {
  * of the step returns exactly `tasks[k]` as its gradients, and an observer
  * at the end of the `gradients` hook reads the combined result.
  */
-export function runAggregator(plugins: readonly PluginSpec[], tasks: readonly ObjectiveInput[], options: { steps?: number; seed?: number } = {}): AggregatorRun[] {
+export function runAggregator(
+  plugins: readonly PluginSpec[],
+  tasks: readonly ObjectiveInput[],
+  options: { steps?: number; seed?: number; logger?: Logger } = {},
+): AggregatorRun[] {
   counter += 1;
   const prefix = `agg${counter}`;
   const names = [...new Set(tasks.flatMap((task) => Object.keys(task)))];
@@ -45,7 +49,11 @@ export function runAggregator(plugins: readonly PluginSpec[], tasks: readonly Ob
       },
     }),
   })();
-  const optimizer = new HookedOptimizer(tf.train.sgd(0), { plugins: [...plugins, observer], ...(options.seed === undefined ? {} : { seed: options.seed }) });
+  const optimizer = new HookedOptimizer(tf.train.sgd(0), {
+    plugins: [...plugins, observer],
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   optimizer.telemetry.on('conflict', (event) => current.conflicts.push(event));
   optimizer.telemetry.on('projection', (event) => current.projections.push(event));
   const objectives = Object.fromEntries(

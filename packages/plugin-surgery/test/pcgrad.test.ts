@@ -181,3 +181,15 @@ describe('pcgrad options', () => {
     expect(outputs.size).toBeGreaterThan(1);
   });
 });
+
+describe('pcgrad variable patterns', () => {
+  it('warns once when no shared variable matches', () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (message: string) => void warnings.push(message), error: () => {} };
+    const tasks = [{ w: [1, 0] }, { w: [-1, 1] }];
+    const runs = runAggregator([pcgrad({ variables: ['no_such_layer/**'] })], tasks, { steps: 2, logger });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('match none of the 1 shared variables');
+    expect(runs[0]!.output['w']).toEqual([0, 1]);
+  });
+});
