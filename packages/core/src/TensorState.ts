@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { markManaged } from './leakMonitor.js';
 import type { StepContext } from './StepContext.js';
 
 /**
@@ -12,7 +13,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
   private value: T | null;
 
   constructor(initial: T | null = null) {
-    this.value = initial === null ? null : tf.keep(initial);
+    this.value = initial === null ? null : keepManaged(initial);
   }
 
   /** The committed value, or null before the first commit. */
@@ -22,7 +23,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
 
   /** Stages `next` as the value after this step commits; takes ownership of `next`. */
   stage(step: StepContext, next: T): void {
-    const kept = tf.keep(next);
+    const kept = keepManaged(next);
     step.onCommit(() => {
       if (this.value !== null && this.value !== kept) {
         this.value.dispose();
@@ -41,7 +42,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
     if (this.value !== null && this.value !== next) {
       this.value.dispose();
     }
-    this.value = next === null ? null : tf.keep(next);
+    this.value = next === null ? null : keepManaged(next);
   }
 
   /** Disposes the value. */
@@ -49,4 +50,10 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
     this.value?.dispose();
     this.value = null;
   }
+}
+
+/** Protects a tensor from the step's tidy and tells the leak monitor that a TensorState owns it. */
+function keepManaged<T extends tf.Tensor>(tensor: T): T {
+  markManaged(tensor);
+  return tf.keep(tensor);
 }

@@ -17,6 +17,7 @@ import { createConsoleLogger, prefixLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { closest } from './options.js';
 import type { JsonValue } from './options.js';
+import { LeakMonitor } from './leakMonitor.js';
 import { loadOptimizerState, saveOptimizerState } from './optimizerState.js';
 import { SeededRandom } from './random.js';
 import { runStep } from './runStep.js';
@@ -55,6 +56,11 @@ export interface SessionOptions {
   telemetry?: { every?: number };
   /** Logger for the session and its plugins (default: console, warnings and errors). */
   logger?: Logger;
+  /**
+   * Raise ERR_PLUGIN_LEAK when a plugin keeps more tensors alive after each of
+   * `steps` consecutive steps (default 5); `false` turns the check off.
+   */
+  leakCheck?: { steps?: number } | false;
   /** Multi-output model whose outputs become objectives inside `fit` (see `attachModel`). */
   model?: LayersModel;
 }
@@ -99,6 +105,7 @@ export class TrainingSession {
   private readonly plugins: PluginRecord[] = [];
   private readonly declared: ReadonlyMap<string, number> | undefined;
   private readonly reportEvery: number;
+  private readonly leaks: LeakMonitor | undefined;
   private model: LayersModel | undefined;
   private appliedCount = 0;
   private callCount = 0;
@@ -114,6 +121,7 @@ export class TrainingSession {
     this.reportEvery = checkEvery(options.telemetry?.every);
     this.declared = declareObjectives(options.objectives, this.level);
     this.model = options.model;
+    this.leaks = options.leakCheck === false ? undefined : new LeakMonitor(checkLeakSteps(options.leakCheck?.steps));
     const seed = checkSeed(options.seed);
     this.installPlugins(options.plugins ?? [], seed);
   }
@@ -513,7 +521,10 @@ export class TrainingSession {
         extra: options.extra,
         fallbackTotal: options.fallbackTotal,
         checkObjectives: (names) => this.checkObjectives(names),
-        withActive: (step, fn) => withActiveStep({ step, bus: this.bus }, fn),
+        withActive: (step, fn) => {
+          const active = () => withActiveStep({ step, bus: this.bus }, fn);
+          return this.leaks === undefined ? active() : this.leaks.watch(step, active);
+        },
         onApplied: () => {
           applied = true;
           this.appliedCount += 1;
@@ -521,6 +532,12 @@ export class TrainingSession {
       });
       if (!outcome.applied) {
         this.restoreRandom(randomStates);
+      }
+      try {
+        this.leaks?.endStep();
+      } catch (error) {
+        outcome.total?.dispose();
+        throw error;
       }
       return outcome;
     } catch (error) {
@@ -667,6 +684,21 @@ function checkEvery(every: number | undefined): number {
     });
   }
   return every;
+}
+
+function checkLeakSteps(steps: number | undefined): number {
+  if (steps === undefined) {
+    return 5;
+  }
+  if (!Number.isInteger(steps) || steps < 2) {
+    throw new GradhooksError(ErrorCode.ERR_OPTIONS_INVALID, `leakCheck.steps must be an integer of at least 2, received ${steps}.`, {
+      path: '/leakCheck/steps',
+      received: steps,
+      expected: 'an integer >= 2',
+      fix: 'Set leakCheck.steps to 2 or more, or leakCheck: false to turn the check off.',
+    });
+  }
+  return steps;
 }
 
 function checkSeed(seed: number | undefined): number {
