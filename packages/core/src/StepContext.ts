@@ -66,6 +66,7 @@ export class StepContext {
   private readonly events: PendingEvent[] = [];
   private readonly lossValues: Record<string, tf.Scalar> = {};
   private readonly pluginTimes: Record<string, number> = {};
+  private readonly fanOutRuns = new Map<string, number>();
   private shapes: Map<string, readonly number[]> | undefined;
 
   constructor(init: {
@@ -136,6 +137,13 @@ export class StepContext {
   /** Milliseconds spent in each plugin's taps so far in this step. */
   get pluginMs(): Readonly<Record<string, number>> {
     return this.pluginTimes;
+  }
+
+  /** @internal Counts a forward run of the fan-out op named `layer` in this step and returns the count. */
+  countFanOut(layer: string): number {
+    const count = (this.fanOutRuns.get(layer) ?? 0) + 1;
+    this.fanOutRuns.set(layer, count);
+    return count;
   }
 
   /** @internal Adds time spent in a plugin's tap. */

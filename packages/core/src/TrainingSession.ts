@@ -110,6 +110,7 @@ export class TrainingSession {
   private appliedCount = 0;
   private callCount = 0;
   private announced = false;
+  private readonly warnings = new Set<string>();
   private running = false;
   private disposed = false;
 
@@ -522,7 +523,13 @@ export class TrainingSession {
         fallbackTotal: options.fallbackTotal,
         checkObjectives: (names) => this.checkObjectives(names),
         withActive: (step, fn) => {
-          const active = () => withActiveStep({ step, bus: this.bus }, fn);
+          const warnOnce = (key: string, message: string) => {
+            if (!this.warnings.has(key)) {
+              this.warnings.add(key);
+              this.logger.warn(message);
+            }
+          };
+          const active = () => withActiveStep({ step, bus: this.bus, warnOnce }, fn);
           return this.leaks === undefined ? active() : this.leaks.watch(step, active);
         },
         onApplied: () => {

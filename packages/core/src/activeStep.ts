@@ -5,6 +5,8 @@ import type { StepContext } from './StepContext.js';
 export interface ActiveStep {
   readonly step: StepContext;
   readonly bus: HookBus;
+  /** Logs `message` as a warning the first time `key` is seen in this session. */
+  warnOnce(key: string, message: string): void;
 }
 
 let active: ActiveStep | null = null;

@@ -31,6 +31,13 @@ function checkObjectives(objectives: readonly string[], where: string): void {
  */
 export function fanOut(z: tf.Tensor, objectives: readonly string[], layer = 'fan_out'): tf.Tensor[] {
   checkObjectives(objectives, 'fanOut');
+  const active = currentStep();
+  if (active !== null && active.step.level === 'representation' && active.step.countFanOut(layer) === 2) {
+    active.warnOnce(
+      `fan-out:${layer}`,
+      `fan-out '${layer}' ran twice in one step, so each run receives the gradient of only some objectives and surgery sees zeros for the others; compute the shared forward pass once per step and read each objective's slice from it`,
+    );
+  }
   const count = objectives.length;
   const tile = tf.customGrad(((x: tf.Tensor) => ({
     value: tf.stack(new Array<tf.Tensor>(count).fill(x), 1),

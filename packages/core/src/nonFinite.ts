@@ -27,15 +27,20 @@ export function allFinite(tensors: readonly tf.Tensor[]): boolean {
 
 /**
  * Returns the name of the first variable, in `order`, whose gradient holds NaN
- * or ±Inf, or undefined when all are finite. One device read when all are
- * finite; one more per variable only when something is not.
+ * or ±Inf, or undefined when all are finite. The fast path sums every
+ * gradient (one pass and one device read): a NaN or infinite element makes
+ * its sum non-finite, so finite sums prove the gradients finite. Only when a
+ * sum is not finite, which an overflow of finite values can also cause, are
+ * the gradients checked element by element.
  */
 export function firstNonFiniteVariable(map: GradientMap, order: readonly string[]): string | undefined {
   const present = order.filter((name) => map[name] != null);
-  if (allFinite(present.map((name) => map[name]!))) {
+  if (present.length === 0) {
     return undefined;
   }
-  return present.find((name) => !allFinite([map[name]!]));
+  const sums = tf.tidy(() => tf.stack(present.map((name) => tf.sum(map[name]!))).dataSync());
+  const suspects = present.filter((_, i) => !Number.isFinite(sums[i]!));
+  return suspects.find((name) => !allFinite([map[name]!]));
 }
 
 /** Counts the NaN and ±Inf elements of a tensor. */

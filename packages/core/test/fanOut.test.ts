@@ -157,3 +157,19 @@ describe('FanOut layer', () => {
     tf.dispose([x, a!, b!, c!, d!]);
   });
 });
+
+describe('fanOut misuse', () => {
+  it('warns once when a step runs the fan-out twice', () => {
+    const { x, trunk, names, headLoss, variables } = threeHeads();
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (message: string) => void warnings.push(message), error: () => {} };
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), { level: 'representation', logger });
+    // Each objective builds its own forward pass: the mistake the warning is about.
+    const separate = Object.fromEntries(names.map((name, k) => [name, () => headLoss(fanOut(tf.tanh(tf.matMul(x, trunk)), names)[k]!, k)]));
+    optimizer.step(separate, { variables });
+    optimizer.step(separate, { variables });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("fan-out 'fan_out' ran twice in one step");
+    optimizer.dispose();
+  });
+});

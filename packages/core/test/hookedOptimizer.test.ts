@@ -287,3 +287,16 @@ describe('tfjs integration', () => {
     resumed.dispose();
   });
 });
+
+describe('non-finite check', () => {
+  it('accepts finite gradients whose sum overflows', () => {
+    const prefix = uniquePrefix('overflow');
+    const big = tf.variable(tf.tensor1d([0, 0]), true, `${prefix}/big`);
+    disposables.push(big);
+    const optimizer = new HookedOptimizer(tf.train.sgd(1e-38));
+    // d/dw of 3e38 * w is 3e38 per element; their sum overflows float32, the elements do not.
+    optimizer.minimize(() => tf.sum(tf.mul(big, 3e38)) as tf.Scalar, false, [big]);
+    expect(Array.from(big.dataSync()).every((value) => Number.isFinite(value) && value < 0)).toBe(true);
+    optimizer.dispose();
+  });
+});
