@@ -64,6 +64,7 @@ export type {
   ErrorEvent,
   EventBase,
   FreezeEvent,
+  MetricEvent,
   ProjectionEvent,
   SessionEvent,
   SkipEvent,

@@ -86,6 +86,23 @@ export interface ErrorEvent extends EventBase {
   message: string;
 }
 
+/**
+ * A measurement the training program publishes itself, such as accuracy per
+ * objective after each epoch, so reports can plot it next to the session's events.
+ */
+export interface MetricEvent {
+  /** Optimizer steps applied when the value was measured. */
+  step: number;
+  /** Metric name, for example `accuracy` or `loss`. */
+  name: string;
+  value: number;
+  /** Objective the value belongs to, when it belongs to one. */
+  objective?: string;
+  /** Data the value was measured on. */
+  split?: 'train' | 'validation' | 'test';
+  epoch?: number;
+}
+
 /** Resolved options of each plugin, emitted once when the session starts. */
 export interface SessionEvent {
   plugins: Array<{ name: string; options: Record<string, unknown> }>;
@@ -108,6 +125,7 @@ export interface TelemetryEventMap {
   dryRun: DryRunEvent;
   state: StateEvent;
   error: ErrorEvent;
+  metric: MetricEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEventMap;
