@@ -269,7 +269,15 @@ function checkCombinations(
     }
     for (const key of definition.objectiveOptions ?? []) {
       const value = spec.options[key];
-      const named = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+      // An option names objectives as a string, a list of strings, or the keys of an object (weights by objective).
+      const named =
+        typeof value === 'string'
+          ? [value]
+          : Array.isArray(value)
+            ? value.filter((item): item is string => typeof item === 'string')
+            : typeof value === 'object' && value !== null
+              ? Object.keys(value)
+              : [];
       const declared = config.objectives === undefined ? [] : Object.keys(config.objectives);
       for (const objective of named) {
         if (!declared.includes(objective)) {

@@ -109,7 +109,7 @@ export interface PluginDefinition<O = Record<string, unknown>> {
    * for plugins that tap `aggregate` or `representationGradients`.
    */
   exclusiveGroup?: string;
-  /** Option keys whose values name objectives; the config loader checks them against the declared objectives. */
+  /** Option keys that name objectives (a name, a list of names, or an object keyed by name); the config loader checks them against the declared objectives. */
   objectiveOptions?: readonly string[];
   /** Gradient levels the plugin supports; both when omitted. */
   levels?: readonly GradientLevel[];

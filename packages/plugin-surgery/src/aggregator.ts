@@ -20,6 +20,12 @@ export interface WeightingInput {
   gramian: Gramian | undefined;
   objectives: readonly string[];
   step: StepContext;
+  /**
+   * Where the aggregation happens: `'parameters'` at the parameter level, the
+   * fan-out layer's name at the representation level. Stateful methods keep
+   * one state per scope.
+   */
+  scope: string;
 }
 
 /** Weights of the objective gradients in the update, plus what the method did. */
@@ -36,6 +42,9 @@ export interface AggregatorGlue {
   needsGramian?: (step: StepContext) => boolean;
 }
 
+/** Scope of parameter-level aggregation in `WeightingInput.scope`. */
+export const PARAMETER_SCOPE = 'parameters';
+
 /**
  * Builds the taps of a Gramian-based aggregator. At the parameter level it
  * taps `aggregate`: the weighting covers the shared variables that match the
@@ -49,7 +58,7 @@ export interface AggregatorGlue {
 export function aggregatorInstance(context: PluginContext, glue: AggregatorGlue): PluginInstance {
   if (context.level === 'representation') {
     return {
-      representationGradients: (gradients, step) => aggregateRepresentation(gradients, step, glue),
+      representationGradients: (gradients, step, layer) => aggregateRepresentation(gradients, step, layer, glue),
     };
   }
   let warned = false;
@@ -84,7 +93,7 @@ function aggregateParameters(
 
   if (selected.length > 0) {
     const gramian = needsGramian(glue, step) ? gramianOfVariables(maps, selected, step) : undefined;
-    const result = glue.weighting({ gramian, objectives, step });
+    const result = glue.weighting({ gramian, objectives, step, scope: PARAMETER_SCOPE });
     report(step, objectives, gramian, result);
     for (const name of selected) {
       combined.set(name, weightedSum(maps, name, result.weights));
@@ -103,7 +112,7 @@ function aggregateParameters(
   return output;
 }
 
-function aggregateRepresentation(gradients: RepresentationGradients, step: StepContext, glue: AggregatorGlue): RepresentationGradients {
+function aggregateRepresentation(gradients: RepresentationGradients, step: StepContext, layer: string, glue: AggregatorGlue): RepresentationGradients {
   const objectives = Object.keys(gradients);
   if (objectives.length < 2) {
     return gradients;
@@ -114,7 +123,7 @@ function aggregateRepresentation(gradients: RepresentationGradients, step: StepC
         return gramianOf(matrix);
       })()
     : undefined;
-  const result = glue.weighting({ gramian, objectives, step });
+  const result = glue.weighting({ gramian, objectives, step, scope: layer });
   report(step, objectives, gramian, result);
   const output: RepresentationGradients = {};
   objectives.forEach((objective, k) => {
@@ -148,7 +157,7 @@ function weightedSum(maps: readonly GradientMap[], name: string, weights: readon
 }
 
 /** Plain sum of `name` over the objectives that have it; the tensor itself when only one does. */
-function plainSum(maps: readonly GradientMap[], name: string): tf.Tensor | undefined {
+export function plainSum(maps: readonly GradientMap[], name: string): tf.Tensor | undefined {
   let total: tf.Tensor | undefined;
   for (const map of maps) {
     const tensor = map[name];
@@ -159,7 +168,7 @@ function plainSum(maps: readonly GradientMap[], name: string): tf.Tensor | undef
   return total;
 }
 
-function report(step: StepContext, objectives: readonly string[], gramian: Gramian | undefined, result: WeightingResult): void {
+export function report(step: StepContext, objectives: readonly string[], gramian: Gramian | undefined, result: WeightingResult): void {
   if (!step.report || gramian === undefined) {
     return;
   }
@@ -168,7 +177,7 @@ function report(step: StepContext, objectives: readonly string[], gramian: Grami
     gramian: gramian.matrix,
     cosines: cosinesOf(gramian.normalized),
     conflicts: countConflicts(gramian.normalized),
-    weights: [...result.weights],
+    ...(result.weights.length > 0 ? { weights: [...result.weights] } : {}),
   });
   for (const projection of result.projections ?? []) {
     step.emit('projection', {

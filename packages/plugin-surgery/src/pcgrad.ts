@@ -1,8 +1,9 @@
-import { definePlugin, ErrorCode, GradhooksError } from '@gradhooks/core';
-import type { InputOf, OptionsOf, SeededRandom } from '@gradhooks/core';
+import { definePlugin } from '@gradhooks/core';
+import type { InputOf, OptionsOf } from '@gradhooks/core';
 
 import { aggregatorInstance } from './aggregator.js';
 import { projectConflicting } from './math/projectConflicting.js';
+import { visitingOrder } from './visitingOrder.js';
 
 const pcgradOptions = {
   type: 'object',
@@ -50,44 +51,10 @@ export const pcgrad = definePlugin<ResolvedPcgradOptions, PcgradOptions>({
   create(options, context) {
     return aggregatorInstance(context, {
       weighting: ({ gramian, objectives }) => {
-        const order = visitingOrder(objectives.length, options.order, context.random);
+        const order = visitingOrder(objectives.length, options.order, context.random, context.name);
         const result = projectConflicting(gramian!.normalized, order, options.epsilon, options.reduction);
         return { weights: result.weights, projections: result.projections };
       },
     });
   },
 });
-
-/** Returns the explicit order after checking it, or one seeded permutation of the others per objective. */
-function visitingOrder(count: number, explicit: number[][] | undefined, random: SeededRandom): number[][] {
-  if (explicit !== undefined) {
-    checkOrder(explicit, count);
-    return explicit;
-  }
-  return Array.from({ length: count }, (_, i) => {
-    const others = Array.from({ length: count }, (__, j) => j).filter((j) => j !== i);
-    return others.length > 1 ? random.shuffle(others) : others;
-  });
-}
-
-function checkOrder(order: number[][], count: number): void {
-  const valid =
-    order.length === count &&
-    order.every((row, i) => {
-      const expected = Array.from({ length: count }, (_, j) => j).filter((j) => j !== i);
-      return row.length === expected.length && [...row].sort((a, b) => a - b).every((value, k) => value === expected[k]);
-    });
-  if (!valid) {
-    throw new GradhooksError(
-      ErrorCode.ERR_OPTIONS_INVALID,
-      `Option 'order' must list, for each of the ${count} objectives, every other objective position exactly once.`,
-      {
-        plugin: 'pcgrad',
-        path: '/order',
-        received: order,
-        expected: `${count} rows; row i a permutation of 0..${count - 1} without i`,
-        fix: 'Fix order, or remove it to use the seeded shuffle.',
-      },
-    );
-  }
-}

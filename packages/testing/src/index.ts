@@ -1,5 +1,11 @@
+export { aggregateJacobian, aggregateJacobians } from './aggregation.js';
+export type { AggregateOptions, AggregationStep } from './aggregation.js';
 export { assertAllClose, assertFinite, FLOAT32_TOLERANCE, isClose } from './asserts.js';
 export type { Tolerance } from './asserts.js';
 export { assertNoLeak, assertSteadyTensorCount, tensorCountsPerStep } from './memory.js';
+export { aggregatorOf, assertFiniteOnExtremes, assertHomogeneous, assertNoAggregatorLeak, assertNonConflicting, assertPermutationInvariant } from './properties.js';
+export type { Aggregate, PropertyTolerance } from './properties.js';
+export { EXTREME_SCALES, matrixArbitrary, sampleMatrix } from './samplers.js';
+export type { Matrix, MatrixRanges, MatrixSpec } from './samplers.js';
 export { flatten, fromSpec, shapeOf } from './values.js';
 export type { NestedNumbers, SpecNumber } from './values.js';
