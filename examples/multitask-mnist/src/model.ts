@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { FanOut } from '@gradhooks/core';
+
 import { CLASSES } from './data.js';
 
 /** Options of `buildMultiTaskModel`. */
@@ -10,6 +12,12 @@ export interface MultiTaskModelOptions {
   hiddenUnits?: readonly [number, number];
   /** Seed of the kernel initializers (default 0). The same seed gives the same initial weights. */
   seed?: number;
+  /**
+   * Puts a `FanOut` layer (`fan_out`) between the shared layers and the heads,
+   * for representation-level surgery. It adds no weights, so the initial
+   * weights are the same with and without it.
+   */
+  fanOut?: boolean;
 }
 
 /**
@@ -35,7 +43,9 @@ export function buildMultiTaskModel(options: MultiTaskModelOptions): tf.LayersMo
   const input = tf.input({ shape: [options.inputSize], name: 'pixels' });
   const shared1 = dense('shared_1', firstUnits, 'relu', seed).apply(input) as tf.SymbolicTensor;
   const shared2 = dense('shared_2', secondUnits, 'relu', seed + 1).apply(shared1) as tf.SymbolicTensor;
-  const left = dense('left', CLASSES, 'softmax', seed + 2).apply(shared2) as tf.SymbolicTensor;
-  const right = dense('right', CLASSES, 'softmax', seed + 3).apply(shared2) as tf.SymbolicTensor;
+  const [leftInput, rightInput] =
+    options.fanOut === true ? (new FanOut({ objectives: ['left', 'right'], name: 'fan_out' }).apply(shared2) as tf.SymbolicTensor[]) : [shared2, shared2];
+  const left = dense('left', CLASSES, 'softmax', seed + 2).apply(leftInput!) as tf.SymbolicTensor;
+  const right = dense('right', CLASSES, 'softmax', seed + 3).apply(rightInput!) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: [left, right], name: 'multitask_mlp' });
 }

@@ -59,7 +59,13 @@ export async function trainRun(
   settings: TrainSettings,
   progress: ProgressReporter,
 ): Promise<RunResult> {
-  const model = buildMultiTaskModel({ inputSize: FEATURES, hiddenUnits: settings.hiddenUnits, seed: settings.modelSeed });
+  // At the representation level the heads read a FanOut of the shared representation.
+  const model = buildMultiTaskModel({
+    inputSize: FEATURES,
+    hiddenUnits: settings.hiddenUnits,
+    seed: settings.modelSeed,
+    fanOut: config.level === 'representation',
+  });
   const optimizer = config.createOptimizer(tf.train.adam(settings.learningRate), { model });
   const sink = config.telemetry.jsonl === undefined ? undefined : createJsonlSink(optimizer.telemetry, config.telemetry.jsonl);
   const conflicts = collectConflicts(optimizer.telemetry);

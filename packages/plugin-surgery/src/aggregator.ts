@@ -92,11 +92,21 @@ function aggregateParameters(
   const combined = new Map<string, tf.Tensor>();
 
   if (selected.length > 0) {
-    const gramian = needsGramian(glue, step) ? gramianOfVariables(maps, selected, step) : undefined;
-    const result = glue.weighting({ gramian, objectives, step, scope: PARAMETER_SCOPE });
-    report(step, objectives, gramian, result);
-    for (const name of selected) {
-      combined.set(name, weightedSum(maps, name, result.weights));
+    if (needsGramian(glue, step)) {
+      // One [K, P] matrix serves the Gramian and the combination: J Jᵀ, then wᵀ J.
+      const shapes = new Map(selected.map((name) => [name, step.variableShape(name)!]));
+      const matrix = stackAligned(maps, selected, shapes);
+      const gramian = gramianOf(matrix);
+      const result = glue.weighting({ gramian, objectives, step, scope: PARAMETER_SCOPE });
+      report(step, objectives, gramian, result);
+      const vector = tf.reshape(tf.matMul(tf.tensor2d([result.weights], [1, objectives.length]), matrix), [-1]);
+      matrix.dispose();
+      splitInto(vector, selected, shapes, combined);
+    } else {
+      const result = glue.weighting({ gramian: undefined, objectives, step, scope: PARAMETER_SCOPE });
+      for (const name of selected) {
+        combined.set(name, weightedSum(maps, name, result.weights));
+      }
     }
   }
 
@@ -137,9 +147,11 @@ function needsGramian(glue: AggregatorGlue, step: StepContext): boolean {
   return glue.needsGramian === undefined || glue.needsGramian(step);
 }
 
-function gramianOfVariables(maps: readonly GradientMap[], names: readonly string[], step: StepContext): Gramian {
-  const shapes = new Map(names.map((name) => [name, step.variableShape(name)!]));
-  return gramianOf(stackAligned(maps, names, shapes));
+/** Splits a flat vector into the variables `names`, in order, reshaped to their shapes. */
+export function splitInto(vector: tf.Tensor, names: readonly string[], shapes: ReadonlyMap<string, readonly number[]>, into: Map<string, tf.Tensor>): void {
+  const sizes = names.map((name) => shapes.get(name)!.reduce((product, size) => product * size, 1));
+  const parts = sizes.length === 1 ? [vector] : tf.split(vector, sizes);
+  names.forEach((name, i) => into.set(name, tf.reshape(parts[i]!, shapes.get(name)! as number[])));
 }
 
 /** Σ_k w_k g_k[name] over the objectives that have a gradient for `name`, in objective order. */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { partitionVariables } from '@gradhooks/core';
 import type { GradientMap, ObjectiveGradients, PluginContext, PluginInstance, RepresentationGradients, StepContext } from '@gradhooks/core';
 
-import { PARAMETER_SCOPE, plainSum, report } from './aggregator.js';
+import { PARAMETER_SCOPE, plainSum, report, splitInto } from './aggregator.js';
 import { gramianOf, stackAligned } from './math/gramian.js';
 
 /** What a coordinate-wise combination receives. */
@@ -57,9 +57,7 @@ function combineParameters(gradients: ObjectiveGradients, step: StepContext, con
       report(step, objectives, gramianOf(matrix), { weights: [] });
     }
     const vector = glue.combine({ matrix, objectives, step, scope: PARAMETER_SCOPE });
-    const sizes = selected.map((name) => shapes.get(name)!.reduce((product, size) => product * size, 1));
-    const parts = sizes.length === 1 ? [vector] : tf.split(vector, sizes);
-    selected.forEach((name, i) => combined.set(name, tf.reshape(parts[i]!, shapes.get(name)! as number[])));
+    splitInto(vector, selected, shapes, combined);
   }
 
   const output: GradientMap = {};

@@ -19,7 +19,7 @@ const gradvacOptions = {
       type: 'number',
       minimum: 0,
       default: 1e-20,
-      description: 'no adjustment towards a gradient whose squared norm is at most this (measured after the power-of-two normalisation of the Gramian)',
+      description: 'no adjustment towards a gradient whose squared norm is at most this, measured after the Gramian is divided by a power of four that brings its largest diagonal entry into [1, 4)',
     },
     order: {
       type: 'array',

@@ -19,7 +19,7 @@ const pcgradOptions = {
       minimum: 0,
       default: 1e-20,
       description:
-        'projections onto a gradient whose squared norm is at most this are skipped; norms are measured after all gradients are divided by a power of two that brings the largest magnitude into [1, 2)',
+        'projections onto a gradient whose squared norm is at most this are skipped; squared norms are measured after the Gramian is divided by a power of four that brings its largest diagonal entry into [1, 4)',
     },
     order: {
       type: 'array',

@@ -7,12 +7,13 @@ export interface Gramian {
   /** K×K dot products of the gradients, in their original scale. */
   matrix: number[][];
   /**
-   * The same dot products computed on gradients divided by `scale`, a power of
-   * two chosen so the largest magnitude lies in [1, 2). Solvers use this form:
-   * it cannot overflow or underflow float32, and dividing by a power of two is exact.
+   * The same dot products divided by `scale`², a power of two chosen so the
+   * largest diagonal entry lies in [1, 4). Solvers with absolute thresholds
+   * (PCGrad's and GradVac's epsilon) use this form, so the thresholds do not
+   * depend on the gradients' scale.
    */
   normalized: number[][];
-  /** Power of two the gradients were divided by (1 when all are zero). */
+  /** Power of two the gradients count as divided by (1 when all are zero). */
   scale: number;
 }
 
@@ -39,14 +40,25 @@ function sizeOf(shape: readonly number[]): number {
   return shape.reduce((product, dimension) => product * dimension, 1);
 }
 
+/** Diagonal entries inside this range prove that no product over- or underflowed float32 to a significant degree. */
+const SAFE_LOW = 2 ** -60;
+const SAFE_HIGH = 2 ** 100;
+
 /**
  * Computes the Gramian J Jᵀ of the rows of `matrix` ([K, P]) with one
- * device read of K² + 1 numbers. The rows are first divided by a power of two
- * near their largest magnitude, so gradients from 1e-30 to 1e30 give the
- * same normalized Gramian.
+ * matrix product and one device read of K² numbers. When a squared norm
+ * falls outside [2⁻⁶⁰, 2¹⁰⁰] (zero, tiny or huge gradients, where float32
+ * products could underflow or overflow), it is computed again on the rows
+ * divided by a power of two near their largest magnitude, so gradients from
+ * 1e-38 to 3e38 give the same normalized Gramian.
  */
 export function gramianOf(matrix: tf.Tensor2D): Gramian {
   const count = matrix.shape[0];
+  const direct = tf.tidy(() => tf.matMul(matrix, matrix, false, true).dataSync());
+  const diagonal = Array.from({ length: count }, (_, i) => direct[i * count + i]!);
+  if (diagonal.every((value) => value >= SAFE_LOW && value <= SAFE_HIGH)) {
+    return fromProducts(direct, count, 1);
+  }
   const values = tf.tidy(() => {
     const largest = tf.max(tf.abs(matrix));
     const exponent = tf.floor(tf.div(tf.log(largest), Math.LN2));
@@ -55,19 +67,30 @@ export function gramianOf(matrix: tf.Tensor2D): Gramian {
     const product = tf.matMul(scaled, scaled, false, true);
     return tf.concat([tf.reshape(product, [-1]), tf.reshape(scale, [1])]).dataSync();
   });
-  const scale = values[count * count]!;
+  return fromProducts(values, count, values[count * count]!);
+}
+
+/** Builds the Gramian from K² products of the rows divided by `rowScale`. */
+function fromProducts(products: ArrayLike<number>, count: number, rowScale: number): Gramian {
+  let largest = 0;
+  for (let i = 0; i < count; i++) {
+    largest = Math.max(largest, products[i * count + i]!);
+  }
+  // A power of two s with s² ≤ largest < 4s², in the products' own scale; 1 for a zero Gramian.
+  const exponent = largest > 0 && Number.isFinite(largest) ? Math.floor(Math.log2(largest) / 2) : 0;
+  const normalizer = 2 ** (-2 * exponent);
   const normalized: number[][] = [];
   const original: number[][] = [];
   for (let i = 0; i < count; i++) {
     normalized.push([]);
     original.push([]);
     for (let j = 0; j < count; j++) {
-      const value = values[i * count + j]!;
-      normalized[i]!.push(value);
-      original[i]!.push(value * scale * scale);
+      const value = products[i * count + j]!;
+      normalized[i]!.push(value * normalizer);
+      original[i]!.push(value * rowScale * rowScale);
     }
   }
-  return { matrix: original, normalized, scale };
+  return { matrix: original, normalized, scale: rowScale * 2 ** exponent };
 }
 
 /**
