@@ -1,4 +1,4 @@
-export { ConfigError, ConfigErrorCode } from './errors.js';
+export { ConfigError, ConfigErrorCode, issue } from './errors.js';
 export type { ConfigIssue } from './errors.js';
 export { defineConfig, INLINE_CONFIG, loadConfig, resolveConfig } from './loader.js';
 export type { GradhooksConfig, LoadOptions, ResolvedConfig } from './loader.js';

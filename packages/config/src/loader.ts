@@ -236,7 +236,8 @@ function checkCombinations(
   for (const { spec, index } of plugins) {
     const definition = spec.definition;
     const group = definition.exclusiveGroup;
-    if (group !== undefined) {
+    // A dry-run plugin applies nothing, so it can sit beside another plugin of its group for comparison.
+    if (group !== undefined && spec.options['dryRun'] !== true) {
       const first = groups.get(group);
       if (first === undefined) {
         groups.set(group, { name: definition.name, index });

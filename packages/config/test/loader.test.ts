@@ -122,6 +122,14 @@ describe('loadConfig', () => {
     expect(error.expected).toContain("plugins/0 is 'sum'");
   });
 
+  it('accepts a dry-run aggregator for comparison', async () => {
+    const config = await resolveConfig({ plugins: [{ use: 'sum' }, { use: 'pcgrad', options: { dryRun: true } }] });
+    expect(config.plugins.map((plugin) => plugin.definition.name)).toEqual(['sum', 'pcgrad']);
+    const optimizer = config.createOptimizer(tf.train.sgd(0.1));
+    expect(optimizer.session.describe()).toHaveLength(2);
+    optimizer.dispose();
+  });
+
   it('rejects a plugin naming an undeclared objective', async () => {
     const roles = definePlugin<{ main: string }>({
       name: 'roles',

@@ -139,7 +139,8 @@ function attributeError(error: unknown, plugin: string, hook: HookName): unknown
   const consequence = applied
     ? 'The optimizer had already applied this step.'
     : 'No variable was changed and no plugin state advanced.';
-  const reason = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
   if (error instanceof GradhooksError) {
     return new GradhooksError(error.code, `Plugin '${plugin}' failed in hook '${hook}': ${reason} ${consequence}`, {
       plugin,

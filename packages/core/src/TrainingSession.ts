@@ -387,7 +387,8 @@ export class TrainingSession {
       const count = (counts.get(definition.name) ?? 0) + 1;
       counts.set(definition.name, count);
       const name = count === 1 ? definition.name : `${definition.name}#${count}`;
-      if (definition.exclusiveGroup !== undefined) {
+      // A dry-run plugin applies nothing, so it can sit beside another plugin of its group for comparison.
+      if (definition.exclusiveGroup !== undefined && spec.options['dryRun'] !== true) {
         const other = groups.get(definition.exclusiveGroup);
         if (other !== undefined) {
           throw new GradhooksError(

@@ -167,6 +167,18 @@ describe('tap errors', () => {
     optimizer.dispose();
   });
 
+  it('accept a dry-run plugin beside one of its group', () => {
+    const group = { exclusiveGroup: 'comparison' };
+    expect(() => new HookedOptimizer(tf.train.sgd(0.1), { plugins: [tapPlugin('first', () => ({}), group), tapPlugin('second', () => ({}), group)] })).toThrowError(
+      expect.objectContaining({ code: ErrorCode.ERR_PLUGIN_CONFLICT }),
+    );
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), {
+      plugins: [tapPlugin('first', () => ({}), group), tapPlugin('second', () => ({}), { ...group, dryRun: true })],
+    });
+    expect(optimizer.session.describe().map((plugin) => plugin.name)).toEqual(['first', 'second']);
+    optimizer.dispose();
+  });
+
   it('reject a second aggregator', () => {
     const aggregate = () => ({ aggregate: () => undefined });
     expect(() => new HookedOptimizer(tf.train.sgd(0.1), { plugins: [tapPlugin('first', aggregate), tapPlugin('second', aggregate)] })).toThrowError(
