@@ -1,11 +1,12 @@
-// Trains the same two-task MultiMNIST model twice, once per config file, and compares the runs.
+// Trains the same two-task MultiMNIST model twice, once per config file, compares the runs and
+// writes an HTML report of each run next to its telemetry file.
 import { fileURLToPath } from 'node:url';
 
+import { buildReport } from '@gradhooks/cli';
 import { loadConfig } from '@gradhooks/config';
 import { selectBackend } from '@gradhooks/core/node';
 
 import { buildMultiMnist, CANVAS_SIZE, disposeMultiMnist } from './data.js';
-import { createProgressReporter } from './progress.js';
 import { DATA, SETTINGS } from './settings.js';
 import { trainRun } from './train.js';
 import type { RunResult } from './train.js';
@@ -37,10 +38,17 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     for (const [i, run] of RUNS.entries()) {
-      results.push(await trainRun(run.name, configs[i]!, data, SETTINGS, createProgressReporter()));
+      results.push(await trainRun(run.name, configs[i]!, data, SETTINGS));
     }
   } finally {
     disposeMultiMnist(data);
+  }
+
+  const reports: string[] = [];
+  for (const result of results) {
+    if (result.jsonl !== undefined) {
+      reports.push(`${result.name} report: ${(await buildReport(result.jsonl)).output}`);
+    }
   }
 
   console.log(`\n${formatTable(results)}\n`);
@@ -48,6 +56,8 @@ async function main(): Promise<void> {
     console.log(`${result.name} telemetry: ${result.jsonl ?? '(no jsonl file in its config)'}`);
   }
   console.log(`total wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  // The reports come last, so their paths end the output.
+  console.log(reports.length === 0 ? 'no report: no config names a telemetry jsonl file' : reports.join('\n'));
 }
 
 /** Formats one row per run, columns aligned. */
