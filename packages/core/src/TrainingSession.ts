@@ -8,7 +8,7 @@ import type { PluginCheckpoint, SessionCheckpoint } from './checkpoint.js';
 import { createPluginSpec, defaultStage } from './definePlugin.js';
 import type { PluginContext, PluginInstance, PluginSpec, TapSpec } from './definePlugin.js';
 import { ErrorCode, GradhooksError } from './errors.js';
-import { hasSeveralOutputs, outputObjectives } from './fitObjectives.js';
+import { hasSeveralOutputs, metricsOnFirstRun, outputObjectives } from './fitObjectives.js';
 import type { GradientMap, NamedTensor, ObjectiveResult, ObjectiveSource, ObjectiveSources } from './gradients.js';
 import { HookBus } from './HookBus.js';
 import { hookNames } from './hooks.js';
@@ -223,6 +223,9 @@ export class TrainingSession {
    */
   minimize(closure: () => tf.Scalar, returnCost: boolean, varList?: readonly tf.Variable[]): tf.Scalar | null {
     const variables = varList ?? trainableVariables();
+    if (this.model !== undefined) {
+      closure = metricsOnFirstRun(this.model, closure);
+    }
     let outcome: StepOutcome;
     if (this.level === 'parameter' && this.model !== undefined && hasSeveralOutputs(this.model)) {
       const owned: tf.Tensor[] = [];
@@ -371,9 +374,18 @@ export class TrainingSession {
     this.telemetry.removeAllListeners();
   }
 
+  /**
+   * Names the one objective of `minimize` and `applyGradients`: the declared
+   * objective that no plugin derives (a sharpness plugin derives `smoothness`
+   * from `task`), or `loss`.
+   */
   private singleObjectiveName(): string {
-    if (this.level === 'parameter' && this.declared !== undefined && this.declared.size === 1) {
-      return [...this.declared.keys()][0]!;
+    if (this.level === 'parameter' && this.declared !== undefined) {
+      const derived = new Set(this.plugins.flatMap((plugin) => plugin.spec.definition.derivedObjectives?.(plugin.spec.options) ?? []));
+      const own = [...this.declared.keys()].filter((name) => !derived.has(name));
+      if (own.length === 1) {
+        return own[0]!;
+      }
     }
     return 'loss';
   }

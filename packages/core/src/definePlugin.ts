@@ -111,6 +111,12 @@ export interface PluginDefinition<O = Record<string, unknown>> {
   exclusiveGroup?: string;
   /** Option keys that name objectives (a name, a list of names, or an object keyed by name); the config loader checks them against the declared objectives. */
   objectiveOptions?: readonly string[];
+  /**
+   * Objectives the plugin adds in `objectiveSources` (a sharpness objective),
+   * given its resolved options. The session does not expect the loss of
+   * `fit` to provide them.
+   */
+  derivedObjectives?: (options: Readonly<Record<string, unknown>>) => readonly string[];
   /** Gradient levels the plugin supports; both when omitted. */
   levels?: readonly GradientLevel[];
   create(options: ResolvedOptions<O>, context: PluginContext): PluginInstance;

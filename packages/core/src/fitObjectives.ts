@@ -19,6 +19,17 @@ interface TrainingFields {
   calculateLosses(): tf.Scalar[];
 }
 
+/**
+ * Returns the model whose train function `fit` runs: a `tf.Sequential`
+ * delegates `compile` and `fit` to an inner functional model, whose fields
+ * are the ones that count.
+ */
+function trainingFields(model: LayersModel): TrainingFields {
+  const inner = (model as unknown as { model?: unknown }).model;
+  const delegates = typeof inner === 'object' && inner !== null && Array.isArray((inner as Partial<TrainingFields>).metricsTensors);
+  return (delegates ? inner : model) as TrainingFields;
+}
+
 /** Per-output objectives of a multi-output model inside `fit`. */
 export interface OutputObjectives {
   /** One source per output, named after the output, in output order. */
@@ -41,9 +52,34 @@ function detachedLoss(lossFunction: LossFunction): LossFunction {
   };
 }
 
+/**
+ * Wraps the loss closure of `fit` so that only its first run in a step
+ * computes the model's metrics. The closure keeps the metric tensors of every
+ * run, but `fit` disposes only those it returns, so each extra run (one per
+ * extra objective, one for a sharpness objective) would leak one tensor per
+ * metric and step.
+ */
+export function metricsOnFirstRun(model: LayersModel, closure: () => tf.Scalar): () => tf.Scalar {
+  const fields = trainingFields(model);
+  let runs = 0;
+  return () => {
+    runs += 1;
+    if (runs === 1) {
+      return closure();
+    }
+    const metricsTensors = fields.metricsTensors;
+    fields.metricsTensors = [];
+    try {
+      return closure();
+    } finally {
+      fields.metricsTensors = metricsTensors;
+    }
+  };
+}
+
 /** Reports whether a model has more than one output, so `fit` can yield one objective per output. */
 export function hasSeveralOutputs(model: LayersModel): boolean {
-  return (model as unknown as TrainingFields).outputNames.length > 1;
+  return trainingFields(model).outputNames.length > 1;
 }
 
 /**
@@ -51,15 +87,15 @@ export function hasSeveralOutputs(model: LayersModel): boolean {
  * hands to `minimize`. Each objective re-runs the closure with every other
  * output's loss detached, so its value stays what `fit` logs while its
  * gradient reaches only the variables that output depends on (heads of other
- * outputs are absent from its map, not zero). Metrics are computed on the
- * first run only: the closure keeps metric tensors of every run, and `fit`
- * would leak two tensors per extra run. Regularization losses are left out of
- * every run and differentiated once on their own.
+ * outputs are absent from its map, not zero). Pass a closure wrapped with
+ * `metricsOnFirstRun`, so metrics are computed on the first run only.
+ * Regularization losses are left out of every run and differentiated once on
+ * their own.
  *
  * `own` receives tensors that must live until the step ends.
  */
 export function outputObjectives(model: LayersModel, closure: () => tf.Scalar, own: (tensor: tf.Tensor) => void): OutputObjectives {
-  const fields = model as unknown as TrainingFields;
+  const fields = trainingFields(model);
   const names = [...fields.outputNames];
   let firstTotal: tf.Scalar | undefined;
   let regularizationValue: tf.Scalar | undefined;
@@ -69,7 +105,6 @@ export function outputObjectives(model: LayersModel, closure: () => tf.Scalar, o
     sources[name] = {
       gradients: (variables) => {
         const lossFunctions = fields.lossFunctions;
-        const metricsTensors = fields.metricsTensors;
         const calculateLosses = fields.calculateLosses;
         let objectiveLoss: tf.Scalar | undefined;
         fields.lossFunctions = lossFunctions.map((lossFunction, i) => {
@@ -82,9 +117,6 @@ export function outputObjectives(model: LayersModel, closure: () => tf.Scalar, o
             return loss;
           };
         });
-        if (k > 0) {
-          fields.metricsTensors = [];
-        }
         fields.calculateLosses = () => [];
         try {
           const { value, grads } = tf.variableGrads(closure, [...variables]);
@@ -97,7 +129,6 @@ export function outputObjectives(model: LayersModel, closure: () => tf.Scalar, o
           return { value: objectiveLoss!, grads };
         } finally {
           fields.lossFunctions = lossFunctions;
-          fields.metricsTensors = metricsTensors;
           fields.calculateLosses = calculateLosses;
         }
       },

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { ErrorCode, HookedOptimizer } from '@gradhooks/core';
+import { definePlugin, ErrorCode, HookedOptimizer } from '@gradhooks/core';
 import type { ObjectiveGradients } from '@gradhooks/core';
 import { assertAllClose, assertSteadyTensorCount } from '@gradhooks/testing';
 
@@ -161,6 +161,71 @@ describe('per-output objectives in fit', () => {
     const weights = model.getWeights().map((weight) => Array.from(weight.dataSync()));
     const referenceWeights = reference.getWeights().map((weight) => Array.from(weight.dataSync()));
     weights.forEach((values, i) => assertAllClose(values, referenceWeights[i]!, { rtol: 1e-4, atol: 1e-6, label: `weight ${i}` }));
+    optimizer.dispose();
+  });
+});
+
+describe('repeated runs of the fit closure', () => {
+  it('compute metrics once per step', async () => {
+    const data = twoHeadData();
+    cleanups.push(data.dispose);
+    const prefix = uniquePrefix('rerun');
+    const model = tf.sequential({ name: `${prefix}_model` });
+    model.add(tf.layers.dense({ inputShape: [6], units: 3, activation: 'softmax', name: `${prefix}_dense`, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+    cleanups.push(() => model.dispose());
+    // A derived objective that runs the task's loss closure a second time, as a sharpness objective does.
+    const rerun = tapPlugin('rerun', () => ({
+      objectiveSources: (sources) => {
+        const task = sources['loss'] as { loss: () => tf.Scalar };
+        return { ...sources, again: { loss: () => tf.mul(task.loss(), 0) as tf.Scalar } };
+      },
+    }));
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), { plugins: [rerun], model });
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy', 'mse'] });
+    const batchCounts: number[][] = [];
+    const history = await model.fit(data.x, data.yLeft, {
+      epochs: 2,
+      batchSize: 6,
+      shuffle: false,
+      verbose: 0,
+      callbacks: {
+        onEpochBegin: async () => void batchCounts.push([]),
+        onBatchEnd: async () => void batchCounts[batchCounts.length - 1]!.push(tf.memory().numTensors),
+      },
+    });
+    batchCounts.forEach((counts) => assertSteadyTensorCount(counts, 1));
+    expect(Object.keys(history.history).sort()).toEqual(['acc', 'loss', 'mse']);
+    optimizer.dispose();
+  });
+
+  it('name the fit objective after the one declared objective no plugin derives', async () => {
+    const data = twoHeadData();
+    cleanups.push(data.dispose);
+    const prefix = uniquePrefix('derived');
+    const model = tf.sequential({ name: `${prefix}_model` });
+    model.add(tf.layers.dense({ inputShape: [6], units: 3, activation: 'softmax', name: `${prefix}_dense` }));
+    cleanups.push(() => model.dispose());
+    const deriving = definePlugin({
+      name: 'deriving',
+      description: 'adds a smoothness objective',
+      options: { type: 'object', properties: {}, additionalProperties: false },
+      derivedObjectives: () => ['smoothness'],
+      create: () => ({
+        objectiveSources: (sources) => ({ ...sources, smoothness: { loss: () => tf.mul((sources['task'] as { loss: () => tf.Scalar }).loss(), 0) as tf.Scalar } }),
+      }),
+    });
+    const seen: string[][] = [];
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), {
+      plugins: [deriving(), tapPlugin('names', () => ({ objectiveGradients: (gradients) => (seen.push(Object.keys(gradients)), gradients) }))],
+      objectives: ['task', 'smoothness'],
+      model,
+    });
+    model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+    await model.fit(data.x, data.yLeft, { epochs: 1, batchSize: 12, shuffle: false, verbose: 0 });
+    expect(seen).toEqual([
+      ['task', 'smoothness'],
+      ['task', 'smoothness'],
+    ]);
     optimizer.dispose();
   });
 });
