@@ -130,8 +130,8 @@ export const sam = definePlugin<ResolvedSamOptions, SamOptions>({
  * The weights are restored exactly after the perturbed pass.
  *
  * Declared session objectives must include the added name, for example
- * `objectives: ['task', 'smoothness']`; inside `model.fit` a single-output
- * model's objective is `loss`, so declare `['loss', 'smoothness']`.
+ * `objectives: ['task', 'smoothness']`; inside `model.fit` the declared
+ * objective this plugin does not derive names the model's loss.
  */
 export const sharpness = definePlugin<ResolvedSharpnessOptions, SharpnessOptions>({
   name: 'sharpness',
