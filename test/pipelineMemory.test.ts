@@ -54,8 +54,17 @@ describe('B20: pipeline memory', () => {
     expect(counts[input.steps - 1]! - counts[1]!).toBe(0);
     expect(new Set(counts.slice(1)).size).toBe(1);
 
+    // With accumulation, a micro-step is skipped before the failing tap runs; the next call completes the window.
     fail = true;
-    expect(() => optimizer.step(objectives, { variables: [shared, left, right] })).toThrowError(expect.objectContaining({ plugin: 'failing' }));
+    let error: unknown;
+    for (let attempt = 0; attempt < 2 && error === undefined; attempt++) {
+      try {
+        optimizer.step(objectives, { variables: [shared, left, right] });
+      } catch (caught) {
+        error = caught;
+      }
+    }
+    expect(error).toMatchObject({ plugin: 'failing' });
     expect(tf.memory().numTensors).toBe(counts[counts.length - 1]);
 
     optimizer.dispose();

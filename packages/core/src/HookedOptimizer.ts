@@ -63,6 +63,11 @@ export class HookedOptimizer extends tf.Optimizer {
     this.session.applyGradients(variableGradients);
   }
 
+  /** Returns the object a plugin offers to user code; see `TrainingSession.plugin`. */
+  plugin<T = unknown>(name: string): T | undefined {
+    return this.session.plugin<T>(name);
+  }
+
   /** Runs one custom-loop step; see `TrainingSession.step`. */
   step(
     objectives: Readonly<Record<string, (() => tf.Scalar) | ObjectiveSource>>,

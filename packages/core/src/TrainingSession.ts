@@ -87,7 +87,7 @@ interface PluginRecord {
   random: SeededRandom;
 }
 
-const instanceKeys = new Set(['state', 'dispose']);
+const instanceKeys = new Set(['state', 'dispose', 'api']);
 
 /**
  * One training run: the hook bus, its plugins with their state and random
@@ -154,6 +154,15 @@ export class TrainingSession {
    */
   attachModel(model: LayersModel): void {
     this.model = model;
+  }
+
+  /**
+   * Returns the object a plugin offers to user code (its instance's `api`),
+   * by instance name (`'ema-weights'`, or `'ema-weights#2'` for a second one),
+   * or undefined when no such plugin offers one.
+   */
+  plugin<T = unknown>(name: string): T | undefined {
+    return this.plugins.find((plugin) => plugin.name === name)?.instance.api as T | undefined;
   }
 
   /** Resolved options of every plugin, in order. */

@@ -87,6 +87,8 @@ export interface PluginState {
 /** What `create` returns: taps keyed by hook name, and optional state and cleanup. */
 export type PluginInstance = { [H in HookName]?: TapSpec<H> } & {
   state?: PluginState;
+  /** Object the plugin offers to user code, returned by `session.plugin(name)` (for example the weight averages of `ema-weights`). */
+  api?: unknown;
   /** Frees the plugin's tensors; called by `session.dispose()`. */
   dispose?: () => void;
 };
@@ -119,6 +121,12 @@ export interface PluginDefinition<O = Record<string, unknown>> {
   derivedObjectives?: (options: Readonly<Record<string, unknown>>) => readonly string[];
   /** Gradient levels the plugin supports; both when omitted. */
   levels?: readonly GradientLevel[];
+  /**
+   * Checks that JSON Schema cannot express, such as one option bounding
+   * another; returns one issue per problem, with paths relative to the
+   * options. Runs after schema validation, wherever options are validated.
+   */
+  validate?(options: ResolvedOptions<O>): OptionIssue[];
   create(options: ResolvedOptions<O>, context: PluginContext): PluginInstance;
 }
 
@@ -172,7 +180,11 @@ export function resolvePluginOptions(
   options: unknown,
 ): { ok: true; options: Record<string, unknown> } | { ok: false; issues: OptionIssue[] } {
   const result = validateAgainstSchema(schemaOf(definition), options ?? {});
-  return result.ok ? { ok: true, options: result.value } : result;
+  if (!result.ok) {
+    return result;
+  }
+  const issues = definition.validate?.(result.value as never) ?? [];
+  return issues.length === 0 ? { ok: true, options: result.value } : { ok: false, issues };
 }
 
 /** Builds a `PluginSpec`, throwing ERR_OPTIONS_INVALID with every issue when the options are invalid. */

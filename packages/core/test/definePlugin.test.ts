@@ -79,3 +79,37 @@ describe('definePlugin', () => {
     ).toThrowError(expect.objectContaining({ code: ErrorCode.ERR_PLUGIN_DEFINITION_INVALID, received: 'seed' }));
   });
 });
+
+describe('plugin validate and api', () => {
+  const bounded = definePlugin<{ low: number; high: number }>({
+    name: 'bounded',
+    description: 'two options that bound each other',
+    options: { type: 'object', properties: { low: { type: 'number' }, high: { type: 'number' } }, required: ['low', 'high'], additionalProperties: false },
+    validate: (options) =>
+      options.low <= options.high ? [] : [{ path: '/low', received: options.low, expected: `a number <= high (${options.high})`, fix: 'Lower low.', keyword: 'validate' }],
+    create: (options) => ({ api: { width: options.high - options.low } }),
+  });
+
+  it('reports cross-option problems like schema problems', () => {
+    let caught: GradhooksError | undefined;
+    try {
+      bounded({ low: 3, high: 1 });
+    } catch (error) {
+      caught = error as GradhooksError;
+    }
+    expect(caught?.code).toBe(ErrorCode.ERR_OPTIONS_INVALID);
+    expect(caught?.path).toBe('/low');
+    expect(caught?.expected).toBe('a number <= high (1)');
+    expect(bounded({ low: 1, high: 3 }).options['low']).toBe(1);
+  });
+
+  it('exposes a plugin api by instance name', async () => {
+    const tf = await import('@tensorflow/tfjs');
+    const { HookedOptimizer } = await import('@gradhooks/core');
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), { plugins: [bounded({ low: 1, high: 4 }), bounded({ low: 0, high: 1 })] });
+    expect(optimizer.plugin<{ width: number }>('bounded')?.width).toBe(3);
+    expect(optimizer.plugin<{ width: number }>('bounded#2')?.width).toBe(1);
+    expect(optimizer.plugin('missing')).toBeUndefined();
+    optimizer.dispose();
+  });
+});
