@@ -10,7 +10,7 @@ import { selectBackend } from '@gradhooks/core/node';
 
 import { runInterleaved } from './measure.js';
 import { stepTable } from './report.js';
-import { buildMathVariants } from './surgeryMath.js';
+import { buildBreakdownVariants, buildMathVariants } from './surgeryMath.js';
 import { buildSurgeryVariants } from './surgerySteps.js';
 import type { Variant } from './variants.js';
 
@@ -30,6 +30,7 @@ Options:
   --warmup N          untimed warm-up rounds (default 2)
   --skip-steps        time the math only
   --skip-math         time the steps only
+  --breakdown         also time the parts of the aggregation of 8 vectors of 1M values
   --quick             smoke run: 2 rounds, 1 warm-up round
   --help              print this help and exit`;
 
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
       warmup: { type: 'string' },
       'skip-steps': { type: 'boolean', default: false },
       'skip-math': { type: 'boolean', default: false },
+      breakdown: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -95,6 +97,14 @@ async function main(): Promise<number> {
       } finally {
         cleanup();
       }
+    }
+  }
+  if (values.breakdown) {
+    const { variants, cleanup } = buildBreakdownVariants(8);
+    try {
+      report('Parts of the aggregation of 8 vectors of 1M values (no targets)', variants);
+    } finally {
+      cleanup();
     }
   }
   console.log(missed === 0 ? 'Every target was met.' : `${missed} target(s) missed.`);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { createConsoleLogger, SeededRandom, StepContext } from '@gradhooks/core';
 import type { GradientMap, ObjectiveGradients, PluginContext, PluginInstance, TapOnlyHooks } from '@gradhooks/core';
+import { upgradWeights } from '@gradhooks/plugin-surgery';
 
 import { AGGREGATORS } from './surgerySteps.js';
 import type { Cleanup } from './surgerySteps.js';
@@ -83,4 +84,38 @@ export function buildMathVariants(count: number, only: readonly string[] | undef
     });
   }
   return { variants, cleanup: () => tf.dispose([variable, ...vectors]) };
+}
+
+/**
+ * Diagnostic variants that time the parts of a Gramian-based aggregation of
+ * K vectors of 1M values: stacking them into [K, P], the Gramian product
+ * J Jᵀ (tfjs's matMul with transposeB), the same product with Jᵀ already
+ * laid out as [P, K] (no transpose flag), the small solve (UPGrad's K
+ * quadratic programs on the K×K Gramian), and the combination wᵀJ.
+ */
+export function buildBreakdownVariants(count: number): { variants: Variant[]; cleanup: Cleanup } {
+  const vectors = Array.from({ length: count }, (_, k) => tf.randomNormal([VECTOR_SIZE], 0, 1, 'float32', 300 + k) as tf.Tensor1D);
+  const stacked = tf.stack(vectors) as tf.Tensor2D;
+  const transposed = tf.transpose(stacked) as tf.Tensor2D;
+  const gramian = Array.from(tf.tidy(() => tf.matMul(stacked, stacked, false, true)).dataSync());
+  const rows = Array.from({ length: count }, (_, i) => gramian.slice(i * count, (i + 1) * count));
+  const weights = tf.tensor2d([Array.from({ length: count }, (_, k) => 1 + k / 10)]);
+  const read = (tensor: tf.Tensor) => {
+    tensor.dataSync();
+    tensor.dispose();
+  };
+  const baselineKey = `K${count} read once (addN)`;
+  const part = (key: string, description: string, step: () => void): Variant => ({ key: `K${count} ${key}`, description, baseline: baselineKey, target: undefined, step });
+  const variants: Variant[] = [
+    { key: baselineKey, description: `sum of ${count} vectors of ${VECTOR_SIZE} values`, baseline: undefined, target: undefined, step: () => read(tf.addN(vectors)) },
+    part('stack', `tf.stack of the ${count} vectors into [K, P]`, () => read(tf.stack(vectors))),
+    part('gramian J·Jᵀ', 'tf.matMul(J, J, false, true) and reading the K² products', () => read(tf.matMul(stacked, stacked, false, true))),
+    part('gramian J·(Jᵀ laid out)', 'tf.matMul(J, Jᵀ) with Jᵀ stored as [P, K]', () => read(tf.matMul(stacked, transposed))),
+    part('transpose', 'tf.transpose of J into [P, K]', () => read(tf.transpose(stacked))),
+    part('upgrad solve', `${count} quadratic programs on the ${count}×${count} Gramian (quadprog)`, () => {
+      upgradWeights(rows, rows.map(() => 1 / count), { normEps: 1e-4, regEps: 1e-4 });
+    }),
+    part('combination wᵀJ', 'tf.matMul of the weights with J', () => read(tf.matMul(weights, stacked))),
+  ];
+  return { variants, cleanup: () => tf.dispose([...vectors, stacked, transposed, weights]) };
 }

@@ -146,6 +146,13 @@ ${table}
 | conflict rate | share of steps whose two task gradients have a negative dot product, over the shared layers at the parameter level and over the representation (all examples of the batch) at the representation level |
 | s / epoch | wall time of \`model.fit\` divided by the number of epochs |
 | vs \`sum\` | s / epoch relative to the \`sum\` run at the same level |
+
+\`krum\` and \`trimmed-mean\` are not in the table: they need at least three objectives
+(Krum f + 3, the trimmed mean 2·trim + 1), and MultiMNIST has two. With ${DATA.testPairs} test pairs the
+standard error of one accuracy is about 0.011, so differences of a few thousandths between
+methods are not measurable here. Wall times come from whole runs on a shared machine; the
+per-step costs of each aggregator are measured with interleaved rounds by \`pnpm bench:surgery\`
+(see BENCHMARKS.md).
 `;
 }
 
