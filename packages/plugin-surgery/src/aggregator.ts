@@ -61,17 +61,25 @@ export function aggregatorInstance(context: PluginContext, glue: AggregatorGlue)
       representationGradients: (gradients, step, layer) => aggregateRepresentation(gradients, step, layer, glue),
     };
   }
-  let warned = false;
+  const warnNoneSelected = warnOnceWhenNoneSelected(context);
   return {
-    aggregate: (gradients, step) =>
-      aggregateParameters(gradients, step, context, glue, (shared) => {
-        if (!warned) {
-          warned = true;
-          context.logger.warn(
-            `the variables patterns match none of the ${shared.length} shared variables (for example '${shared[0]}'), so the plain sum is applied; check the patterns against the model's variable names`,
-          );
-        }
-      }),
+    aggregate: (gradients, step) => aggregateParameters(gradients, step, context, glue, warnNoneSelected),
+  };
+}
+
+/**
+ * Returns a callback that logs one warning, the first time it is called,
+ * that the plugin's `variables` patterns match none of the shared variables.
+ */
+export function warnOnceWhenNoneSelected(context: PluginContext): (shared: readonly string[]) => void {
+  let warned = false;
+  return (shared) => {
+    if (!warned) {
+      warned = true;
+      context.logger.warn(
+        `the variables patterns match none of the ${shared.length} shared variables (for example '${shared[0]}'), so the plain sum is applied; check the patterns against the model's variable names`,
+      );
+    }
   };
 }
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { partitionVariables } from '@gradhooks/core';
 import type { GradientMap, ObjectiveGradients, PluginContext, PluginInstance, RepresentationGradients, StepContext } from '@gradhooks/core';
 
-import { PARAMETER_SCOPE, plainSum, report, splitInto } from './aggregator.js';
+import { PARAMETER_SCOPE, plainSum, report, splitInto, warnOnceWhenNoneSelected } from './aggregator.js';
 import { gramianOf, stackAligned } from './math/gramian.js';
 
 /** What a coordinate-wise combination receives. */
@@ -38,16 +38,26 @@ export function coordinateAggregatorInstance(context: PluginContext, glue: Coord
       representationGradients: (gradients, step, layer) => combineRepresentation(gradients, step, layer, glue),
     };
   }
+  const warnNoneSelected = warnOnceWhenNoneSelected(context);
   return {
-    aggregate: (gradients, step) => combineParameters(gradients, step, context, glue),
+    aggregate: (gradients, step) => combineParameters(gradients, step, context, glue, warnNoneSelected),
   };
 }
 
-function combineParameters(gradients: ObjectiveGradients, step: StepContext, context: PluginContext, glue: CoordinateGlue): GradientMap {
+function combineParameters(
+  gradients: ObjectiveGradients,
+  step: StepContext,
+  context: PluginContext,
+  glue: CoordinateGlue,
+  warnNoneSelected: (shared: readonly string[]) => void,
+): GradientMap {
   const objectives = Object.keys(gradients);
   const maps = objectives.map((objective) => gradients[objective]!);
   const { shared } = partitionVariables(gradients, step.variableNames);
   const selected = shared.filter((name) => context.matchesVariable(name));
+  if (shared.length > 0 && selected.length === 0) {
+    warnNoneSelected(shared);
+  }
   const combined = new Map<string, tf.Tensor>();
 
   if (selected.length > 0) {

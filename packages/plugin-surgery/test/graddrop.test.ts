@@ -57,4 +57,15 @@ describe('graddrop', () => {
   });
 });
 
+describe('graddrop variables', () => {
+  it('warns once when no shared variable matches', () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (message: string) => void warnings.push(message), error: () => {} };
+    const steps = aggregateJacobians(graddrop({ variables: ['nothing/**'] }), [[[2], [-1]], [[2], [-1]]], { logger });
+    expect(steps.map((step) => step.output)).toEqual([[1], [1]]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('match none of the 1 shared variables');
+  });
+});
+
 describeAggregatorProperties('graddrop', { create: () => graddrop({ seed: 1 }), degree: 1, tolerance: { rtol: 1e-4, relativeAtol: 1e-5 } });
