@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { definePlugin, mapGradients, Stage } from '@gradhooks/core';
 import type { InputOf, JsonValue, OptionsOf } from '@gradhooks/core';
 
-import { globalNorm } from './math/globalNorm.js';
+import { globalNormOnHost } from './math/hostNorms.js';
 import { torchClipCoefficient } from './math/normClip.js';
 import { insertSorted, percentileWith, removeSorted } from './math/percentile.js';
 import { emitClip } from './report.js';
@@ -80,7 +80,7 @@ export const autoclip = definePlugin<ResolvedAutoclipOptions, AutoclipOptions>({
     return {
       gradients: (gradients, step) => {
         const selected = selectGradients(gradients, context.matchesVariable);
-        const norm = tf.tidy(() => globalNorm(presentTensors(selected), 2).dataSync()[0]!);
+        const norm = globalNormOnHost(presentTensors(selected), 2);
         if (!Number.isFinite(norm)) {
           if (step.report) {
             step.emit('clip', { normBefore: norm, normAfter: norm, clipped: false, nonFiniteDetected: true });

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { definePlugin, mapGradients, Stage } from '@gradhooks/core';
 import type { InputOf, OptionsOf } from '@gradhooks/core';
 
-import { clipByValue, countOutOfBounds } from './math/clipByValue.js';
+import { clipManyByValue, countOutOfBounds } from './math/clipByValue.js';
 import { emitClip } from './report.js';
 import { presentTensors, selectGradients } from './selection.js';
 
@@ -61,7 +61,14 @@ export const clipValue = definePlugin<ResolvedClipValueOptions, ClipValueOptions
     return {
       gradients: (gradients, step) => {
         const selected = selectGradients(gradients, context.matchesVariable);
-        const output = mapGradients(gradients, (gradient, name) => (name in selected ? clipByValue(gradient, min, max) : gradient));
+        const names = Object.keys(selected).filter((name) => selected[name] !== null);
+        const clippedTensors = clipManyByValue(
+          names.map((name) => selected[name]!),
+          min,
+          max,
+        );
+        const byName = new Map(names.map((name, i) => [name, clippedTensors[i]!]));
+        const output = mapGradients(gradients, (gradient, name) => byName.get(name) ?? gradient);
         if (step.report) {
           const clipped = tf.tidy(() => {
             const counts = presentTensors(selected).map((tensor) => countOutOfBounds(tensor, min, max));

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { definePlugin, mapGradients, Stage } from '@gradhooks/core';
 import type { InputOf, JsonValue, OptionsOf } from '@gradhooks/core';
 
-import { globalNorm } from './math/globalNorm.js';
+import { globalNormOnHost } from './math/hostNorms.js';
 import { zclipStep } from './math/zclip.js';
 import type { ZClipSettings, ZClipStatistics } from './math/zclip.js';
 import { emitClip } from './report.js';
@@ -121,7 +121,7 @@ export const zclip = definePlugin<ResolvedZclipOptions, ZclipOptions>({
     return {
       gradients: (gradients, step) => {
         const selected = selectGradients(gradients, context.matchesVariable);
-        const norm = tf.tidy(() => globalNorm(presentTensors(selected), 2).dataSync()[0]!);
+        const norm = globalNormOnHost(presentTensors(selected), 2);
         if (!Number.isFinite(norm)) {
           if (step.report) {
             step.emit('clip', { normBefore: norm, normAfter: norm, clipped: false, nonFiniteDetected: true });

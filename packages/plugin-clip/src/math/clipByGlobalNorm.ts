@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import type { GradientMap } from '@gradhooks/core';
 
-import { globalNorm } from './globalNorm.js';
 import type { NormType } from './globalNorm.js';
+import { globalNormOnHost } from './hostNorms.js';
 
 /**
  * How the clipping factor is computed from the norm |g| and the threshold:
@@ -13,18 +13,36 @@ import type { NormType } from './globalNorm.js';
  */
 export type ClipConvention = 'exact' | 'torch' | 'optax';
 
-/** Result of `clipByGlobalNorm`; the scalars live on the device until read. */
+/** Result of `clipByGlobalNorm`. */
 export interface GlobalNormClip {
-  /** Clipped gradients, same keys and order as the input; null entries stay null. */
+  /** Clipped gradients, same keys and order as the input; null entries stay null, unscaled tensors are the inputs themselves. */
   gradients: GradientMap;
-  /** Norm before clipping. */
+  /** Norm before clipping, as a scalar tensor the caller disposes. */
   norm: tf.Scalar;
-  /** Factor every gradient was multiplied by (1 when the norm is not finite). */
+  /** Factor every gradient was multiplied by (1 when the norm is not finite), as a scalar tensor the caller disposes. */
   scale: tf.Scalar;
+  /** The norm as a number (float64 from the float32 sums). */
+  normValue: number;
+  /** The scale as a number. */
+  scaleValue: number;
 }
 
 /** Offset torch adds to the norm before dividing (`clip_grad_norm_`). */
 const TORCH_EPSILON = 1e-6;
+
+/** Returns the factor a convention applies for a norm; 1 for a norm that is not finite. */
+export function clipScale(norm: number, maxNorm: number, convention: ClipConvention): number {
+  if (!Number.isFinite(norm)) {
+    return 1;
+  }
+  if (convention === 'torch') {
+    return Math.min(maxNorm / (norm + TORCH_EPSILON), 1);
+  }
+  if (convention === 'optax') {
+    return norm < maxNorm ? 1 : maxNorm / norm;
+  }
+  return norm > maxNorm ? maxNorm / norm : 1;
+}
 
 /**
  * Scales all gradients together so their global norm is at most `maxNorm`
@@ -34,6 +52,10 @@ const TORCH_EPSILON = 1e-6;
  * finite entries. `maxNorm` 0 is defined here (zero gradients stay zero,
  * others become zero) although the plugin's options reject it.
  *
+ * It reads the norm from the device (one read in the common case) and
+ * multiplies only when the scale is below 1, so an unclipped step costs
+ * two passes over the gradients and a clipped one three.
+ *
  * Accepts a gradient map or any iterable of [name, tensor] pairs, which it reads once.
  */
 export function clipByGlobalNorm(
@@ -42,40 +64,26 @@ export function clipByGlobalNorm(
   options: { normType?: NormType; convention?: ClipConvention } = {},
 ): GlobalNormClip {
   const entries = entriesOf(gradients);
-  const normType = options.normType ?? 2;
-  const convention = options.convention ?? 'exact';
-  return tf.tidy(() => {
-    const tensors = entries.flatMap(([, tensor]) => (tensor === null ? [] : [tensor]));
-    const norm = globalNorm(tensors, normType);
-    const limit = tf.scalar(maxNorm);
-    let scale: tf.Scalar;
-    if (convention === 'torch') {
-      scale = tf.minimum(tf.div(limit, tf.add(norm, TORCH_EPSILON)), 1) as tf.Scalar;
-    } else if (convention === 'optax') {
-      scale = tf.where(tf.less(norm, limit), tf.onesLike(norm), tf.div(limit, norm)) as tf.Scalar;
-    } else {
-      scale = tf.where(tf.greater(norm, limit), tf.div(limit, norm), tf.onesLike(norm)) as tf.Scalar;
-    }
-    scale = tf.where(tf.isFinite(norm), scale, tf.onesLike(scale)) as tf.Scalar;
-    const clipped: GradientMap = {};
-    for (const [name, tensor] of entries) {
-      clipped[name] = tensor === null || tensor.size === 0 ? tensor : tf.mul(tensor, scale);
-    }
-    return { gradients: clipped, norm, scale } as unknown as tf.TensorContainer;
-  }) as unknown as GlobalNormClip;
+  const tensors = entries.flatMap(([, tensor]) => (tensor === null ? [] : [tensor]));
+  const normValue = globalNormOnHost(tensors, options.normType ?? 2);
+  const scaleValue = clipScale(normValue, maxNorm, options.convention ?? 'exact');
+  const clipped: GradientMap = {};
+  for (const [name, tensor] of entries) {
+    clipped[name] = tensor === null || tensor.size === 0 || scaleValue === 1 ? tensor : tf.mul(tensor, scaleValue);
+  }
+  return { gradients: clipped, norm: tf.scalar(normValue), scale: tf.scalar(scaleValue), normValue, scaleValue };
 }
 
-/** Reads the norm and scale of a clip and summarizes it as numbers. */
-export function readClip(clip: Pick<GlobalNormClip, 'norm' | 'scale'>): {
+/** Summarizes a clip as numbers. */
+export function readClip(clip: Pick<GlobalNormClip, 'normValue' | 'scaleValue'>): {
   normBefore: number;
   normAfter: number;
   scale: number;
   clipped: boolean;
   nonFiniteDetected: boolean;
 } {
-  const values = tf.tidy(() => tf.stack([clip.norm, clip.scale]).dataSync());
-  const normBefore = values[0]!;
-  const scale = values[1]!;
+  const normBefore = clip.normValue;
+  const scale = clip.scaleValue;
   const nonFiniteDetected = !Number.isFinite(normBefore);
   return {
     normBefore,
