@@ -1,4 +1,6 @@
-import { describeValue, GradhooksError } from '@gradhooks/core';
+import { issue } from '@gradhooks/config';
+import type { ConfigIssue } from '@gradhooks/config';
+import { GradhooksError } from '@gradhooks/core';
 
 /**
  * One problem with a config, in the config loader's form: the file, the
@@ -17,12 +19,9 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** Builds the problem's message exactly as the config loader words its issues. */
+/** Builds the problem and its message with the config loader's own `issue`, so both read the same. */
 export function problem(fields: Omit<ConfigProblem, 'message'>): ConfigProblem {
-  const received = fields.received === undefined ? 'nothing' : describeValue(fields.received);
-  const owner = fields.plugin === undefined ? '' : ` (plugin '${fields.plugin}')`;
-  const message = `${fields.file}: ${fields.path || '/'}${owner}: received ${received}, expected ${fields.expected}. ${fields.fix}`;
-  return { ...fields, message };
+  return issue(fields as Omit<ConfigIssue, 'message'>);
 }
 
 /**

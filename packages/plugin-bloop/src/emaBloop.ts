@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { definePlugin, Stage } from '@gradhooks/core';
+import { checkRoles, definePlugin, hasRoles, Stage } from '@gradhooks/core';
 import type { GradientMap, InputOf, JsonValue, ObjectiveGradients, OptionsOf, PluginContext, StepContext } from '@gradhooks/core';
 
 import { checkSavedEmas, EmaStore } from './emaStore.js';
@@ -8,7 +8,6 @@ import { bloopDirection } from './math/bloopDirection.js';
 import type { BloopSettings } from './math/bloopDirection.js';
 import { readGroups, reportBloop } from './report.js';
 import type { GroupReport } from './report.js';
-import { checkRoles, hasRoles } from './roles.js';
 
 const emaBloopOptions = {
   type: 'object',

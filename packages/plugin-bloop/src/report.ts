@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { StepContext } from '@gradhooks/core';
 
 import type { BloopResult } from './math/bloopDirection.js';
-import { MINIMUM_SCALE, squaredNormParts } from './math/vectors.js';
+import { MINIMUM_SCALE, squaredNormParts } from '@gradhooks/core';
 
 /** One projection group of a step: its variables, gradients and result. */
 export interface GroupReport {

@@ -1,10 +1,9 @@
-import { definePlugin, Stage } from '@gradhooks/core';
+import { checkRoles, definePlugin, hasRoles, Stage } from '@gradhooks/core';
 import type { GradientMap, InputOf, ObjectiveGradients, OptionsOf } from '@gradhooks/core';
 
 import { progradDirection } from './math/progradDirection.js';
 import { reportProgradStep } from './report.js';
 import type { GroupReport } from './report.js';
-import { checkRoles, hasRoles } from './roles.js';
 
 const progradOptions = {
   type: 'object',

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { dotParts, magnitudeScale, squaredNormParts } from './vectors.js';
+import { dotParts, magnitudeScale, squaredNormParts } from '@gradhooks/core';
 
 /**
  * The update rules of apple/ml-bloop `src/bloop/optim.py`:

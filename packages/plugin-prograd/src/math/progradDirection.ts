@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { dotParts, magnitudeScale, MINIMUM_SCALE, squaredNormParts } from './vectors.js';
+import { dotParts, magnitudeScale, MINIMUM_SCALE, squaredNormParts } from '@gradhooks/core';
 
 /** Result of `progradDirection`. Scalars stay on the device until read. */
 export interface ProgradResult {

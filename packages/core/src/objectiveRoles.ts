@@ -1,5 +1,7 @@
-import { ErrorCode, GradhooksError } from '@gradhooks/core';
-import type { ObjectiveGradients, PluginContext, StepContext } from '@gradhooks/core';
+import type { PluginContext } from './definePlugin.js';
+import { ErrorCode, GradhooksError } from './errors.js';
+import type { ObjectiveGradients } from './gradients.js';
+import type { StepContext } from './StepContext.js';
 
 /** An option that names an objective, with the objective it names. */
 export interface RoleOption {
