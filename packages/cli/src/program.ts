@@ -46,6 +46,12 @@ export async function runCli(argv: readonly string[], io: CliIo = { stdout: proc
       io.stderr.write(`gradhooks: ${error.message}\n`);
       return 1;
     }
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      // A file system error (EISDIR, ENOENT, EACCES, ...): its message names the operation and the path.
+      io.stderr.write(`gradhooks: ${(error as Error).message}\n`);
+      return 1;
+    }
     io.stderr.write(`gradhooks: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }

@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 
-import { closest, HookedOptimizer, resolvePluginOptions, validateAgainstSchema } from '@gradhooks/core';
+import { closest, GradhooksError, HookedOptimizer, resolvePluginOptions, validateAgainstSchema } from '@gradhooks/core';
 import type { GradientLevel, Logger, PluginFactory, PluginSpec, SessionOptions } from '@gradhooks/core';
 import type { FromSchema } from 'json-schema-to-ts';
 import { parseTree, printParseErrorCode } from 'jsonc-parser';
@@ -180,8 +181,38 @@ export async function resolveConfig(value: unknown, options: LoadOptions & { fil
     plugins: specs,
     telemetry,
     sessionOptions,
-    createOptimizer: (inner: tf.Optimizer, extra: { model?: LayersModel; logger?: Logger } = {}) =>
-      new HookedOptimizer(inner, sessionOptions(extra)),
+    createOptimizer: (inner: tf.Optimizer, extra: { model?: LayersModel; logger?: Logger } = {}) => {
+      try {
+        return new HookedOptimizer(inner, sessionOptions(extra));
+      } catch (error) {
+        throw withConfigLocation(error, file, specs);
+      }
+    },
+  });
+}
+
+/**
+ * Adds the config file, and the plugin entry's JSON path, to an error raised
+ * while the optimizer is built (a plugin's create(), or objectives that do
+ * not match the attached model). The error keeps its code, plugin and hook.
+ */
+function withConfigLocation(error: unknown, file: string, specs: readonly PluginSpec[]): unknown {
+  if (!(error instanceof GradhooksError) || error.file !== undefined) {
+    return error;
+  }
+  const index = error.plugin === undefined ? -1 : specs.findIndex((spec) => spec.definition.name === error.plugin?.replace(/#\d+$/, ''));
+  const entry = index >= 0 ? (error.path === undefined ? `/plugins/${index}/use` : `/plugins/${index}/options`) : '';
+  const path = `${entry}${error.path ?? ''}`;
+  return new GradhooksError(error.code, `${file}: ${path || '/'}: ${error.message}`, {
+    file,
+    path,
+    ...(error.plugin === undefined ? {} : { plugin: error.plugin }),
+    ...(error.hook === undefined ? {} : { hook: error.hook }),
+    ...(error.variable === undefined ? {} : { variable: error.variable }),
+    received: error.received,
+    ...(error.expected === undefined ? {} : { expected: error.expected }),
+    ...(error.fix === undefined ? {} : { fix: error.fix }),
+    cause: error,
   });
 }
 
@@ -208,6 +239,24 @@ async function findPlugin(
     return await context.registry.load(use, context.baseDirectory);
   } catch (error) {
     const notFound = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    if (notFound && (use.startsWith('.') || isAbsolute(use))) {
+      const path = resolvePath(context.baseDirectory, use);
+      const sibling = [path.replace(/\.js$/, '.ts'), path.replace(/\.ts$/, '.js')].find((candidate) => candidate !== path && existsSync(candidate));
+      context.issues.push(
+        issue({
+          code: ConfigErrorCode.ERR_CONFIG_PLUGIN_UNKNOWN,
+          file: context.file,
+          path: `/plugins/${index}/use`,
+          received: use,
+          expected: `a plugin file; there is no file at ${path}`,
+          fix:
+            sibling === undefined
+              ? 'Fix the path; it is resolved from the folder of the config file.'
+              : `Did you mean '${use.replace(/\.(js|ts)$/, sibling.slice(sibling.lastIndexOf('.')))}'?`,
+        }),
+      );
+      return undefined;
+    }
     const names = context.registry.names();
     const suggestion = closest(use, names);
     context.issues.push(
@@ -219,7 +268,14 @@ async function findPlugin(
         expected: notFound
           ? `a built-in plugin (${names.join(', ')}) or an installed package that exports one`
           : `a package or file that exports a plugin made with definePlugin (${(error as Error).message})`,
-        fix: suggestion !== undefined ? `Did you mean '${suggestion}'?` : notFound ? `Install the package that provides '${use}', or fix the name.` : 'Export the plugin factory as the default export.',
+        fix:
+          suggestion !== undefined
+            ? `Did you mean '${suggestion}'?`
+            : notFound
+              ? `Install the package that provides '${use}', or fix the name.`
+              : error instanceof GradhooksError && error.fix !== undefined
+                ? error.fix
+                : 'Export the plugin factory made with definePlugin as the default export.',
       }),
     );
     return undefined;
@@ -232,6 +288,23 @@ function checkCombinations(
   file: string,
   issues: ConfigIssue[],
 ): void {
+  if (config.level === 'representation') {
+    for (const [name, declaration] of Object.entries(config.objectives ?? {})) {
+      const weight = (declaration as { weight?: number }).weight ?? 1;
+      if (weight !== 1) {
+        issues.push(
+          issue({
+            code: ConfigErrorCode.ERR_CONFIG_INVALID,
+            file,
+            path: `/objectives/${name}/weight`,
+            received: weight,
+            expected: '1 at the representation level, where one backward pass carries every objective',
+            fix: 'Scale the loss inside the model, or set "level" to "parameter".',
+          }),
+        );
+      }
+    }
+  }
   const groups = new Map<string, { name: string; index: number }>();
   for (const { spec, index } of plugins) {
     const definition = spec.definition;

@@ -18,7 +18,7 @@ import {
   PluginRegistry,
   resolveConfig,
 } from '@gradhooks/config';
-import { definePlugin } from '@gradhooks/core';
+import { definePlugin, ErrorCode, GradhooksError } from '@gradhooks/core';
 import { readFileSync } from 'node:fs';
 
 import { regressionCase } from '../../../test/helpers/specs.js';
@@ -205,5 +205,52 @@ describe('assembled schema', () => {
     expect(validate(valid)).toBe(true);
     expect(validate({ plugins: [{ use: 'clip-global-norm', options: { maxNorm: 0 } }] })).toBe(false);
     expect(validate({ plugins: [{ use: 'pcgrad', options: { reduction: 'summ' } }] })).toBe(false);
+  });
+});
+
+describe('errors when the optimizer is built', () => {
+  it('name the config file for objectives the model lacks', async () => {
+    const input = tf.input({ shape: [2] });
+    const left = tf.layers.dense({ units: 1, name: 'cfg_left' }).apply(input) as tf.SymbolicTensor;
+    const right = tf.layers.dense({ units: 1, name: 'cfg_right' }).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [left, right] });
+    const file = writeConfig('objectives.json', { objectives: { a: {}, b: {} }, plugins: [{ use: 'pcgrad' }] });
+    const config = await loadConfig(file);
+    let caught: GradhooksError | undefined;
+    try {
+      config.createOptimizer(tf.train.sgd(0.1), { model });
+    } catch (error) {
+      caught = error as GradhooksError;
+    }
+    expect(caught).toBeInstanceOf(GradhooksError);
+    expect(caught?.code).toBe(ErrorCode.ERR_OBJECTIVE_MISMATCH);
+    expect(caught?.file).toBe(file);
+    expect(caught?.message.startsWith(`${file}: /objectives: `)).toBe(true);
+    expect(caught?.path).toBe('/objectives');
+    expect(caught?.message).toContain("Name the objectives after the model's outputs: cfg_left, cfg_right.");
+    model.dispose();
+  });
+
+  it('rejects weights at the representation level at load time', async () => {
+    const error = await configError({ level: 'representation', objectives: { left: { weight: 3 }, right: {} } });
+    expect(error.path).toBe('/objectives/left/weight');
+    expect(error.received).toBe(3);
+  });
+});
+
+describe('plugin files', () => {
+  it('report a missing file with a sibling suggestion', async () => {
+    const file = join(fixtures, 'missing-file.json');
+    writeFileSync(file, JSON.stringify({ plugins: [{ use: './scale-plugin.js' }] }));
+    try {
+      await expect(loadConfig(file)).rejects.toMatchObject({
+        code: ConfigErrorCode.ERR_CONFIG_PLUGIN_UNKNOWN,
+        path: '/plugins/0/use',
+        expected: `a plugin file; there is no file at ${join(fixtures, 'scale-plugin.js')}`,
+        fix: "Did you mean './scale-plugin.ts'?",
+      });
+    } finally {
+      rmSync(file);
+    }
   });
 });

@@ -8,6 +8,9 @@ import { Stage } from './stages.js';
 import { StepSkip } from './StepContext.js';
 import type { StepContext } from './StepContext.js';
 
+/** Stage offset that puts dry-run taps of bail hooks before every real tap. */
+const DRY_RUN_BAIL_OFFSET = -1_000_000;
+
 /** Options of one tap. */
 export interface TapOptions {
   /** Order among the hook's taps; use `Stage` constants. Defaults to the plugin's stage. */
@@ -70,8 +73,11 @@ export class HookBus {
               { plugin, hook: name, received: typeof fn, expected: 'a function', fix: 'Pass the tap function itself.' },
             );
           }
-          const stage = options.stage ?? defaults.stage ?? Stage.SURGERY;
           const dryRun = defaults.dryRun ?? false;
+          const requested = options.stage ?? defaults.stage ?? Stage.SURGERY;
+          // On a bail hook the first tap that returns a value stops the others, and a dry-run tap
+          // returns nothing, so dry-run taps go first there or a real aggregator would hide them.
+          const stage = dryRun && hookTable[name].kind === 'bail' ? requested + DRY_RUN_BAIL_OFFSET : requested;
           this.registered.push({ hook: name, plugin, stage, dryRun });
           (this.hooks[name] as unknown as { tap(options: object, fn: unknown): void }).tap(
             { name: plugin, stage, dryRun },
@@ -161,6 +167,10 @@ function attributeError(error: unknown, plugin: string, hook: HookName): unknown
 }
 
 function checkTapResult(hook: HookName, args: unknown[], result: unknown, step: StepContext, plugin: string): void {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    throw invalidResult(plugin, hook, 'a Promise', 'a value returned synchronously (taps cannot be async functions, because tfjs optimizers step synchronously)');
+  }
+  checkInputsAlive(hook, args[0], plugin);
   switch (hook) {
     case 'objectiveSources':
       checkSources(result, plugin, hook);
@@ -191,10 +201,11 @@ function checkTapResult(hook: HookName, args: unknown[], result: unknown, step: 
 }
 
 function invalidResult(plugin: string, hook: HookName, received: unknown, expected: string): GradhooksError {
+  const kind = typeof received === 'string' ? received : describeKind(received);
   return new GradhooksError(
     ErrorCode.ERR_PLUGIN_FAILED,
-    `Plugin '${plugin}' returned an invalid value from hook '${hook}': expected ${expected}.`,
-    { plugin, hook, received: describeKind(received), expected, fix: `Return ${expected} from the '${hook}' tap.` },
+    `Plugin '${plugin}' returned ${kind} from hook '${hook}', which is invalid: expected ${expected}.`,
+    { plugin, hook, received: kind, expected, fix: `Return ${expected} from the '${hook}' tap.` },
   );
 }
 
@@ -261,6 +272,12 @@ function checkGradientMap(map: unknown, step: StepContext, plugin: string, hook:
     if (!(tensor instanceof tf.Tensor)) {
       throw invalidResult(plugin, hook, tensor, `a tensor or null for variable '${name}' in ${what}`);
     }
+    if (tensor.isDisposed) {
+      throw invalidResult(plugin, hook, 'a disposed tensor', `a live tensor for variable '${name}' in ${what}`);
+    }
+    if (tensor.dtype !== 'float32') {
+      throw invalidResult(plugin, hook, `a ${tensor.dtype} tensor`, `a float32 gradient for variable '${name}' in ${what}`);
+    }
     if (!sameShape(tensor.shape, shape)) {
       throw new GradhooksError(
         ErrorCode.ERR_GRADIENT_SHAPE_MISMATCH,
@@ -274,6 +291,37 @@ function checkGradientMap(map: unknown, step: StepContext, plugin: string, hook:
           fix: 'Return each gradient with the shape of its variable.',
         },
       );
+    }
+  }
+}
+
+/**
+ * Rejects a tap that disposed gradients it received: the step frees every
+ * tensor it created when it ends, and later taps and the optimizer still read them.
+ */
+function checkInputsAlive(hook: HookName, input: unknown, plugin: string): void {
+  const maps: unknown[] =
+    hook === 'objectiveGradients' || hook === 'aggregate'
+      ? Object.values((input ?? {}) as Record<string, unknown>)
+      : hook === 'gradients' || hook === 'beforeApply' || hook === 'representationGradients'
+        ? [input]
+        : [];
+  for (const map of maps) {
+    for (const [name, tensor] of Object.entries((map ?? {}) as Record<string, unknown>)) {
+      if (tensor instanceof tf.Tensor && tensor.isDisposed) {
+        throw new GradhooksError(
+          ErrorCode.ERR_PLUGIN_FAILED,
+          `Plugin '${plugin}' disposed the gradient of '${name}' it received in hook '${hook}'.`,
+          {
+            plugin,
+            hook,
+            variable: name,
+            received: 'a disposed input tensor',
+            expected: 'inputs left alive',
+            fix: 'Do not dispose tensors a tap receives; the step frees every tensor it created when it ends.',
+          },
+        );
+      }
     }
   }
 }

@@ -139,7 +139,7 @@ export class StepContext {
     return this.pluginTimes;
   }
 
-  /** @internal Counts a forward run of the fan-out op named `layer` in this step and returns the count. */
+  /** @internal Counts a backward run of the fan-out op named `layer` in this step and returns the count. */
   countFanOut(layer: string): number {
     const count = (this.fanOutRuns.get(layer) ?? 0) + 1;
     this.fanOutRuns.set(layer, count);

@@ -8,7 +8,8 @@ import type { PluginCheckpoint, SessionCheckpoint } from './checkpoint.js';
 import { createPluginSpec, defaultStage } from './definePlugin.js';
 import type { PluginContext, PluginInstance, PluginSpec, TapSpec } from './definePlugin.js';
 import { ErrorCode, GradhooksError } from './errors.js';
-import { hasSeveralOutputs, metricsOnFirstRun, outputObjectives } from './fitObjectives.js';
+import { checkFanOutLabels } from './fanOut.js';
+import { hasSeveralOutputs, metricsOnFirstRun, outputNamesOf, outputObjectives } from './fitObjectives.js';
 import type { GradientMap, NamedTensor, ObjectiveResult, ObjectiveSource, ObjectiveSources } from './gradients.js';
 import { HookBus } from './HookBus.js';
 import { hookNames } from './hooks.js';
@@ -111,6 +112,7 @@ export class TrainingSession {
   private callCount = 0;
   private announced = false;
   private readonly warnings = new Set<string>();
+  private variableOrder: tf.Variable[] = [];
   private running = false;
   private disposed = false;
 
@@ -125,6 +127,7 @@ export class TrainingSession {
     this.leaks = options.leakCheck === false ? undefined : new LeakMonitor(checkLeakSteps(options.leakCheck?.steps));
     const seed = checkSeed(options.seed);
     this.installPlugins(options.plugins ?? [], seed);
+    this.checkModelObjectives();
   }
 
   /** Optimizer steps applied so far. */
@@ -154,6 +157,7 @@ export class TrainingSession {
    */
   attachModel(model: LayersModel): void {
     this.model = model;
+    this.checkModelObjectives();
   }
 
   /**
@@ -179,7 +183,7 @@ export class TrainingSession {
     objectives: Readonly<Record<string, (() => tf.Scalar) | ObjectiveSource>>,
     options: { variables?: readonly tf.Variable[] } = {},
   ): StepResult {
-    const variables = options.variables ?? trainableVariables();
+    const variables = this.variablesFor(options.variables);
     const sources: ObjectiveSources = {};
     for (const [name, objective] of Object.entries(objectives)) {
       sources[name] = typeof objective === 'function' ? { loss: objective } : objective;
@@ -215,7 +219,7 @@ export class TrainingSession {
    * trainable variable; pass the same list as the training steps.
    */
   flush(options: { variables?: readonly tf.Variable[] } = {}): StepResult {
-    const outcome = this.run({}, options.variables ?? trainableVariables(), { flushing: true });
+    const outcome = this.run({}, this.variablesFor(options.variables), { flushing: true });
     outcome.total?.dispose();
     return {
       applied: outcome.applied,
@@ -231,7 +235,7 @@ export class TrainingSession {
    * the total loss when `returnCost` is true, also when the step was skipped.
    */
   minimize(closure: () => tf.Scalar, returnCost: boolean, varList?: readonly tf.Variable[]): tf.Scalar | null {
-    const variables = varList ?? trainableVariables();
+    const variables = this.variablesFor(varList);
     if (this.model !== undefined) {
       closure = metricsOnFirstRun(this.model, closure);
     }
@@ -365,7 +369,7 @@ export class TrainingSession {
       await loadOptimizerState(this.optimizer, checkpoint.optimizer);
     }
     if (checkpoint.variables !== null) {
-      restoreVariables(checkpoint.variables, options.variables ?? trainableVariables());
+      restoreVariables(checkpoint.variables, options.variables ?? trainableVariables(), this.logger);
     }
     this.appliedCount = checkpoint.applied;
     this.callCount = checkpoint.calls;
@@ -384,14 +388,79 @@ export class TrainingSession {
   }
 
   /**
+   * Checks, when a model is attached at the parameter level, that the declared
+   * objectives a plugin does not derive are the model's output names, so a
+   * mismatch fails when the optimizer is built rather than at the first step.
+   */
+  private checkModelObjectives(): void {
+    if (this.model !== undefined && this.level === 'representation') {
+      for (const warning of checkFanOutLabels(this.model as unknown as Parameters<typeof checkFanOutLabels>[0])) {
+        this.logger.warn(warning);
+      }
+      return;
+    }
+    if (this.model === undefined || this.declared === undefined || this.level !== 'parameter') {
+      return;
+    }
+    const outputs = outputNamesOf(this.model);
+    if (outputs.length === 0) {
+      // A Sequential model knows its outputs only once built; the first step checks the names then.
+      return;
+    }
+    const own = this.ownObjectives();
+    const matches = outputs.length === 1 ? own.length <= 1 : own.length === outputs.length && own.every((name) => outputs.includes(name));
+    if (!matches) {
+      throw new GradhooksError(
+        ErrorCode.ERR_OBJECTIVE_MISMATCH,
+        `The session declares objectives [${own.join(', ')}], but the attached model's outputs are [${outputs.join(', ')}]; inside fit each output is an objective named after it.`,
+        {
+          path: '/objectives',
+          received: own,
+          expected: outputs.length === 1 ? 'at most one objective of its own (the model has one output)' : `the output names ${outputs.join(', ')}`,
+          fix: outputs.length === 1 ? 'Declare one objective, or none.' : `Name the objectives after the model's outputs: ${outputs.join(', ')}.`,
+        },
+      );
+    }
+  }
+
+  /** Declared objectives that no plugin derives: the ones the step's own losses provide. */
+  private ownObjectives(): string[] {
+    if (this.declared === undefined) {
+      return [];
+    }
+    const derived = new Set(this.plugins.flatMap((plugin) => plugin.spec.definition.derivedObjectives?.(plugin.spec.options) ?? []));
+    return [...this.declared.keys()].filter((name) => !derived.has(name));
+  }
+
+  /**
    * Names the one objective of `minimize` and `applyGradients`: the declared
    * objective that no plugin derives (a sharpness plugin derives `smoothness`
    * from `task`), or `loss`.
    */
+  /**
+   * Returns the variables of a step, in an order that never changes under the
+   * optimizer. tfjs optimizers key their slot variables by position, so the
+   * session keeps one list: the variables of the first step, then every
+   * variable seen later appended at its end. Without an explicit list that is
+   * every trainable variable; tfjs enumerates those with integer-like names
+   * first, so a variable created mid-run would otherwise shift the others.
+   * An explicit list is used as given, and its new variables are appended too.
+   */
+  private variablesFor(explicit: readonly tf.Variable[] | undefined): readonly tf.Variable[] {
+    this.variableOrder = this.variableOrder.filter((variable) => !variable.isDisposed);
+    const known = new Set(this.variableOrder);
+    for (const variable of explicit ?? trainableVariables()) {
+      if (!known.has(variable)) {
+        known.add(variable);
+        this.variableOrder.push(variable);
+      }
+    }
+    return explicit ?? [...this.variableOrder];
+  }
+
   private singleObjectiveName(): string {
-    if (this.level === 'parameter' && this.declared !== undefined) {
-      const derived = new Set(this.plugins.flatMap((plugin) => plugin.spec.definition.derivedObjectives?.(plugin.spec.options) ?? []));
-      const own = [...this.declared.keys()].filter((name) => !derived.has(name));
+    if (this.level === 'parameter') {
+      const own = this.ownObjectives();
       if (own.length === 1) {
         return own[0]!;
       }
@@ -769,16 +838,31 @@ function checkCheckpointShape(checkpoint: SessionCheckpoint): void {
   }
 }
 
-function restoreVariables(saved: Record<string, Parameters<typeof decodeTensor>[0]>, variables: readonly tf.Variable[]): void {
+/**
+ * Writes saved variable values into `variables`, matched by name. When no
+ * saved name matches but the lists have the same length and shapes in order,
+ * it matches by position: tfjs renames the variables of a model rebuilt in
+ * the same process (`dense/kernel` becomes `dense/kernel_1`).
+ */
+function restoreVariables(saved: Record<string, Parameters<typeof decodeTensor>[0]>, variables: readonly tf.Variable[], logger: Logger): void {
   const byName = new Map(variables.map((variable) => [variable.name, variable]));
-  for (const [name, encoded] of Object.entries(saved)) {
-    const variable = byName.get(name);
+  const entries = Object.entries(saved);
+  const matched = entries.filter(([name]) => byName.has(name)).length;
+  const byPosition =
+    matched === 0 &&
+    entries.length === variables.length &&
+    entries.every(([, encoded], i) => encoded.shape.join(',') === variables[i]!.shape.join(','));
+  if (byPosition) {
+    logger.info('checkpoint variables matched by position: none of their names exists now (a rebuilt model gets new names)');
+  }
+  entries.forEach(([name, encoded], i) => {
+    const variable = byPosition ? variables[i] : byName.get(name);
     if (variable === undefined) {
       throw new GradhooksError(ErrorCode.ERR_CHECKPOINT_INVALID, `The checkpoint holds variable '${name}', which is not among the variables to restore.`, {
         variable: name,
         received: name,
         expected: 'a name of one of the variables passed to loadCheckpoint',
-        fix: 'Pass the same variables to loadCheckpoint as to saveCheckpoint.',
+        fix: 'Pass the same variables, in the same order, as to saveCheckpoint; a model rebuilt in the same process gets new variable names, which match by position only when none of the old names exists.',
       });
     }
     const value = decodeTensor(encoded);
@@ -787,7 +871,7 @@ function restoreVariables(saved: Record<string, Parameters<typeof decodeTensor>[
     } finally {
       value.dispose();
     }
-  }
+  });
 }
 
 export type { JsonValue };

@@ -63,7 +63,9 @@ export class GradhooksError extends Error {
   readonly variable?: string;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    // The fix is part of the message too, so a printed stack trace shows it.
+    const withFix = details.fix === undefined || message.includes(details.fix) ? message : `${message} ${details.fix}`;
+    super(withFix, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'GradhooksError';
     this.code = code;
     this.plugin = details.plugin;

@@ -31,13 +31,6 @@ function checkObjectives(objectives: readonly string[], where: string): void {
  */
 export function fanOut(z: tf.Tensor, objectives: readonly string[], layer = 'fan_out'): tf.Tensor[] {
   checkObjectives(objectives, 'fanOut');
-  const active = currentStep();
-  if (active !== null && active.step.level === 'representation' && active.step.countFanOut(layer) === 2) {
-    active.warnOnce(
-      `fan-out:${layer}`,
-      `fan-out '${layer}' ran twice in one step, so each run receives the gradient of only some objectives and surgery sees zeros for the others; compute the shared forward pass once per step and read each objective's slice from it`,
-    );
-  }
   const count = objectives.length;
   const tile = tf.customGrad(((x: tf.Tensor) => ({
     value: tf.stack(new Array<tf.Tensor>(count).fill(x), 1),
@@ -49,6 +42,14 @@ export function fanOut(z: tf.Tensor, objectives: readonly string[], layer = 'fan
       });
       const active = currentStep();
       if (active !== null) {
+        // tfjs-layers runs a multi-output layer once per output and keeps the first run's tensors, so
+        // forward runs are not a sign of misuse; a second backward run of the same layer is.
+        if (active.step.countFanOut(layer) === 2) {
+          active.warnOnce(
+            `fan-out:${layer}`,
+            `fan-out '${layer}' received gradients twice in one step, so each time it saw only some objectives' gradients and zeros for the others; compute the shared forward pass once per step and read each objective's slice from it`,
+          );
+        }
         gradients = active.bus.hooks.representationGradients.call(gradients, active.step, layer);
       }
       const combined = objectives.map((name) => gradients[name]!);
@@ -101,3 +102,87 @@ export class FanOut extends layers.Layer {
 }
 
 tf.serialization.registerClass(FanOut);
+
+interface SymbolicEdge {
+  id: number;
+  sourceLayer: { inboundNodes: Array<{ inputTensors: SymbolicEdge[] }> } & object;
+  nodeIndex: number;
+  tensorIndex: number;
+}
+
+/** What each output of a `FanOut` layer of a model feeds. */
+export interface FanOutWiring {
+  layer: string;
+  objectives: string[];
+  /** For output k, the names of the model outputs computed from it. */
+  feeds: string[][];
+}
+
+/** Traces, for every `FanOut` layer of a functional model, which model outputs each of its outputs feeds. */
+export function fanOutWiring(model: { layers: unknown[]; outputs: unknown[]; outputNames: string[] }): FanOutWiring[] {
+  const wiring = new Map<FanOut, FanOutWiring>();
+  for (const layer of model.layers) {
+    if (layer instanceof FanOut) {
+      wiring.set(layer, { layer: layer.name, objectives: [...layer.objectives], feeds: layer.objectives.map(() => []) });
+    }
+  }
+  if (wiring.size === 0) {
+    return [];
+  }
+  model.outputs.forEach((output, index) => {
+    const name = model.outputNames[index]!;
+    const seen = new Set<number>();
+    const visit = (tensor: SymbolicEdge) => {
+      if (seen.has(tensor.id)) {
+        return;
+      }
+      seen.add(tensor.id);
+      const entry = tensor.sourceLayer instanceof FanOut ? wiring.get(tensor.sourceLayer) : undefined;
+      if (entry !== undefined) {
+        if (!entry.feeds[tensor.tensorIndex]!.includes(name)) {
+          entry.feeds[tensor.tensorIndex]!.push(name);
+        }
+        return;
+      }
+      for (const input of tensor.sourceLayer.inboundNodes[tensor.nodeIndex]?.inputTensors ?? []) {
+        visit(input);
+      }
+    };
+    visit(output as SymbolicEdge);
+  });
+  return [...wiring.values()];
+}
+
+/**
+ * Checks the labels of a model's `FanOut` layers against the outputs they
+ * feed. A label that names a model output other than the one its slice feeds
+ * is an error, because plugins that weight objectives by name would weight
+ * the wrong head. Labels that name no model output are returned as a warning.
+ */
+export function checkFanOutLabels(model: { layers: unknown[]; outputs: unknown[]; outputNames: string[] }): string[] {
+  const warnings: string[] = [];
+  for (const { layer, objectives, feeds } of fanOutWiring(model)) {
+    objectives.forEach((label, k) => {
+      const fed = feeds[k]!;
+      const misnamed = fed.length === 1 && fed[0] !== label && objectives.includes(fed[0]!);
+      if (misnamed) {
+        throw new GradhooksError(
+          ErrorCode.ERR_FANOUT_INVALID,
+          `Output ${k} of fan-out '${layer}' is labelled '${label}' but feeds the model output '${fed[0]}'.`,
+          {
+            received: objectives,
+            expected: `labels in the order the outputs are wired: ${objectives.map((_, i) => feeds[i]!.join('+') || '(unused)').join(', ')}`,
+            fix: `Give FanOut the objectives in the order its outputs feed the heads, or reconnect the heads.`,
+          },
+        );
+      }
+    });
+    const unknown = objectives.filter((label) => !model.outputNames.includes(label));
+    if (unknown.length > 0) {
+      warnings.push(
+        `fan-out '${layer}' labels [${unknown.join(', ')}] name no model output (outputs: ${model.outputNames.join(', ')}); telemetry and plugins that weight objectives by name use these labels`,
+      );
+    }
+  }
+  return warnings;
+}

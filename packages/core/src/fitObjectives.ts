@@ -77,6 +77,11 @@ export function metricsOnFirstRun(model: LayersModel, closure: () => tf.Scalar):
   };
 }
 
+/** Returns the output names of the model `fit` trains. */
+export function outputNamesOf(model: LayersModel): string[] {
+  return [...trainingFields(model).outputNames];
+}
+
 /** Reports whether a model has more than one output, so `fit` can yield one objective per output. */
 export function hasSeveralOutputs(model: LayersModel): boolean {
   return trainingFields(model).outputNames.length > 1;

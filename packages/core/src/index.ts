@@ -19,8 +19,8 @@ export type {
 } from './definePlugin.js';
 export { describeValue, ErrorCode, GradhooksError } from './errors.js';
 export type { ErrorDetails } from './errors.js';
-export { FanOut, fanOut } from './fanOut.js';
-export type { FanOutConfig } from './fanOut.js';
+export { checkFanOutLabels, FanOut, fanOut, fanOutWiring } from './fanOut.js';
+export type { FanOutConfig, FanOutWiring } from './fanOut.js';
 export {
   alignToOrder,
   flattenGradients,

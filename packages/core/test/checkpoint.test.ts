@@ -173,3 +173,31 @@ describe('session checkpoint', () => {
     source.dispose();
   });
 });
+
+describe('checkpoint variables', () => {
+  it('match by position on a rebuilt model', async () => {
+    const build = () => {
+      const model = tf.sequential();
+      model.add(tf.layers.dense({ inputShape: [3], units: 2, name: 'rebuilt_dense', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
+      return model;
+    };
+    const first = build();
+    const optimizer = new HookedOptimizer(tf.train.adam(0.1));
+    const x = tf.tensor2d([[1, 2, 3]]);
+    optimizer.step({ loss: () => tf.sum(first.apply(x) as tf.Tensor) as tf.Scalar }, { variables: first.trainableWeights.map((weight) => weight.read() as tf.Variable) });
+    const variables = first.trainableWeights.map((weight) => weight.read() as tf.Variable);
+    const checkpoint = await optimizer.saveCheckpoint({ variables });
+    const expected = snapshot(variables);
+    const second = build();
+    const renamed = second.trainableWeights.map((weight) => weight.read() as tf.Variable);
+    expect(renamed.map((variable) => variable.name)).not.toEqual(variables.map((variable) => variable.name));
+    const resumed = new HookedOptimizer(tf.train.adam(0.1));
+    await resumed.loadCheckpoint(checkpoint, { variables: renamed });
+    expect(firstDifference(snapshot(renamed), expected)).toBeUndefined();
+    optimizer.dispose();
+    resumed.dispose();
+    first.dispose();
+    second.dispose();
+    x.dispose();
+  });
+});

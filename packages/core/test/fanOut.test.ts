@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { ErrorCode, FanOut, fanOut, HookedOptimizer } from '@gradhooks/core';
+import { ErrorCode, FanOut, fanOut, fanOutWiring, HookedOptimizer } from '@gradhooks/core';
 import type { RepresentationGradients } from '@gradhooks/core';
 import { assertAllClose, assertSteadyTensorCount } from '@gradhooks/testing';
 
@@ -102,8 +102,10 @@ describe('FanOut layer', () => {
     const yRight = tf.randomNormal([16, 1], 0, 1, 'float32', 33);
     cleanups.push(() => tf.dispose([x, yLeft, yRight]), () => net.dispose());
     let calls = 0;
+    const warnings: string[] = [];
     const optimizer = new HookedOptimizer(tf.train.sgd(0.05), {
       level: 'representation',
+      logger: { debug: () => {}, info: () => {}, warn: (message: string) => void warnings.push(message), error: () => {} },
       plugins: [
         tapPlugin('counter', () => ({
           representationGradients: (gradients: RepresentationGradients, _step, layer) => {
@@ -128,6 +130,7 @@ describe('FanOut layer', () => {
       },
     });
     expect(calls).toBe(12);
+    expect(warnings).toEqual([]);
     const losses = history.history['loss'] as number[];
     expect(losses[2]!).toBeLessThan(losses[0]!);
     counts.forEach((epoch) => assertSteadyTensorCount(epoch, 1));
@@ -169,7 +172,46 @@ describe('fanOut misuse', () => {
     optimizer.step(separate, { variables });
     optimizer.step(separate, { variables });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain("fan-out 'fan_out' ran twice in one step");
+    expect(warnings[0]).toContain("fan-out 'fan_out' received gradients twice in one step");
+    optimizer.dispose();
+  });
+});
+
+describe('FanOut labels', () => {
+  function wired(labels: string[], leftFrom: number) {
+    const prefix = uniquePrefix('labels');
+    const input = tf.input({ shape: [3] });
+    const trunk = tf.layers.dense({ units: 4, name: `${prefix}_trunk` }).apply(input) as tf.SymbolicTensor;
+    const slices = new FanOut({ objectives: labels, name: `${prefix}_fan` }).apply(trunk) as tf.SymbolicTensor[];
+    const left = tf.layers.dense({ units: 1, name: 'left' }).apply(slices[leftFrom]!) as tf.SymbolicTensor;
+    const right = tf.layers.dense({ units: 1, name: 'right' }).apply(slices[1 - leftFrom]!) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [left, right] });
+    cleanups.push(() => model.dispose());
+    return model;
+  }
+
+  it('trace which output each slice feeds', () => {
+    const model = wired(['left', 'right'], 0);
+    expect(fanOutWiring(model).map((entry) => entry.feeds)).toEqual([[['left'], ['right']]]);
+  });
+
+  it('reject labels in the wrong order', () => {
+    const model = wired(['left', 'right'], 1);
+    expect(() => new HookedOptimizer(tf.train.sgd(0.1), { level: 'representation', model })).toThrowError(
+      expect.objectContaining({ code: ErrorCode.ERR_FANOUT_INVALID }),
+    );
+  });
+
+  it('warn about labels that name no output', () => {
+    const model = wired(['a', 'b'], 0);
+    const warnings: string[] = [];
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), {
+      level: 'representation',
+      model,
+      logger: { debug: () => {}, info: () => {}, warn: (message: string) => void warnings.push(message), error: () => {} },
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('labels [a, b] name no model output');
     optimizer.dispose();
   });
 });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { definePlugin, ErrorCode, GradhooksError, HookBus, hookNames, hookTable, HookedOptimizer, mapGradients, Stage, TensorState } from '@gradhooks/core';
-import type { GradientMap, StepContext } from '@gradhooks/core';
+import type { GradientMap, PluginInstance, StepContext } from '@gradhooks/core';
 
 import { tapPlugin, twoObjectiveProblem } from './helpers.js';
 
@@ -329,4 +329,54 @@ describe('transactional step', () => {
     expect(draws[2]).not.toBe(draws[1]);
     optimizer.dispose();
   });
+});
+
+describe('dry-run aggregators', () => {
+  it('run even when listed after the real one', () => {
+    const { variables, objectives } = problem();
+    const real = () => ({ aggregate: (gradients: Record<string, GradientMap>) => gradients['right'] });
+    const shadow = () => ({ aggregate: (gradients: Record<string, GradientMap>) => gradients['left'] });
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), {
+      plugins: [tapPlugin('real', real, { exclusiveGroup: 'aggregator' }), tapPlugin('shadow', shadow, { exclusiveGroup: 'aggregator', dryRun: true })],
+    });
+    const dryRuns: Array<{ plugin?: string }> = [];
+    optimizer.telemetry.on('dryRun', (event) => dryRuns.push(event));
+    optimizer.step(objectives, { variables });
+    expect(dryRuns.map((event) => event.plugin)).toEqual(['shadow']);
+    optimizer.dispose();
+  });
+});
+
+describe('tap contract checks', () => {
+  const cases: Array<[string, () => PluginInstance, string]> = [
+    ['async', () => ({ gradients: (async (gradients: GradientMap) => gradients) as never }), 'Promise'],
+    ['integer', () => ({ gradients: (gradients: GradientMap) => mapGradients(gradients, (g) => tf.cast(g, 'int32')) }), 'int32'],
+    [
+      'disposer',
+      () => ({
+        gradients: (gradients: GradientMap) => {
+          tf.dispose(Object.values(gradients).filter((tensor): tensor is tf.Tensor => tensor !== null));
+          return gradients;
+        },
+      }),
+      'disposed',
+    ],
+  ];
+  for (const [name, create, word] of cases) {
+    it(`reject a ${name} tap`, () => {
+      const { variables, objectives, values } = problem();
+      const before = values();
+      const optimizer = new HookedOptimizer(tf.train.sgd(0.1), { plugins: [tapPlugin(name, create)] });
+      let caught: { plugin?: string; message: string } | undefined;
+      try {
+        optimizer.step(objectives, { variables });
+      } catch (error) {
+        caught = error as typeof caught;
+      }
+      expect(caught?.plugin).toBe(name);
+      expect(caught?.message).toContain(word);
+      expect(values()).toEqual(before);
+      optimizer.dispose();
+    });
+  }
 });

@@ -300,3 +300,43 @@ describe('non-finite check', () => {
     optimizer.dispose();
   });
 });
+
+describe('default variable order', () => {
+  function run(prefix: string, interfere: (step: number) => void) {
+    const w1 = tf.variable(tf.tensor1d([1, -2]), true, `${prefix}/w1`);
+    const w2 = tf.variable(tf.tensor2d([[0.5, 3]]), true, `${prefix}/w2`);
+    disposables.push(w1, w2);
+    const optimizer = new HookedOptimizer(tf.train.adam(0.05));
+    for (let step = 0; step < 6; step++) {
+      interfere(step);
+      optimizer.step({ loss: () => tf.add(tf.sum(tf.square(tf.sub(w1, 0.3))), tf.sum(tf.square(tf.mul(w2, 2)))) as tf.Scalar });
+    }
+    optimizer.dispose();
+    return snapshot([w1, w2]);
+  }
+
+  it('survives variables created mid-run', () => {
+    const expected = run(uniquePrefix('quiet'), () => {});
+    const extra: Array<{ dispose(): void }> = [];
+    const actual = run(uniquePrefix('busy'), (step) => {
+      if (step === 3) {
+        // An unrelated optimizer (with trainable beta powers) and a variable with an integer-like name,
+        // which tfjs enumerates before all others.
+        extra.push(tf.train.adam(0.1), tf.variable(tf.scalar(1), true, String(900000 + Math.floor(Math.random() * 1000))));
+      }
+    });
+    extra.forEach((item) => item.dispose());
+    expect(firstDifference(actual, expected)).toBeUndefined();
+  });
+
+  it('keeps the order of fit when a custom step follows', async () => {
+    const { x, y } = data();
+    const model = seededModel(uniquePrefix('mixed'));
+    const optimizer = new HookedOptimizer(tf.train.adam(0.01));
+    model.compile({ optimizer, loss: 'meanSquaredError' });
+    await model.fit(x, y, { epochs: 1, batchSize: 10, shuffle: false, verbose: 0 });
+    const result = optimizer.step({ loss: () => tf.mean(tf.square(tf.sub(model.apply(x) as tf.Tensor, y))) as tf.Scalar });
+    expect(result.applied).toBe(true);
+    optimizer.dispose();
+  });
+});

@@ -229,3 +229,22 @@ describe('repeated runs of the fit closure', () => {
     optimizer.dispose();
   });
 });
+
+describe('declared objectives and the model', () => {
+  it('must match the output names when the optimizer is built', () => {
+    const prefix = uniquePrefix('mismatch');
+    const model = twoHeadModel(prefix);
+    cleanups.push(() => model.dispose());
+    let caught: { code?: string; path?: string; message: string } | undefined;
+    try {
+      new HookedOptimizer(tf.train.sgd(0.1), { model, objectives: ['a', 'b'] });
+    } catch (error) {
+      caught = error as typeof caught;
+    }
+    expect(caught?.code).toBe(ErrorCode.ERR_OBJECTIVE_MISMATCH);
+    expect(caught?.path).toBe('/objectives');
+    expect(caught?.message).toContain(`Name the objectives after the model's outputs: ${prefix}_left, ${prefix}_right.`);
+    const optimizer = new HookedOptimizer(tf.train.sgd(0.1), { model, objectives: [`${prefix}_right`, `${prefix}_left`] });
+    optimizer.dispose();
+  });
+});

@@ -36,6 +36,7 @@ export class WeightAverage {
   private saved: Map<string, tf.Tensor> | undefined;
   private decayValue: number;
   private updateCount = 0;
+  private disposed = false;
 
   constructor(
     private readonly plugin: string,
@@ -85,6 +86,7 @@ export class WeightAverage {
    * Variables that no longer exist are skipped.
    */
   swapIn(): void {
+    this.checkUsable();
     if (this.saved !== undefined) {
       throw this.usageError('The averaged weights are already swapped in.', 'Call restore() before swapIn() again.');
     }
@@ -221,12 +223,22 @@ export class WeightAverage {
     }
   }
 
-  /** Restores swapped-out values if needed and frees every tensor. */
+  /** Restores swapped-out values if needed and frees every tensor; later swaps raise ERR_SESSION_DISPOSED. */
   dispose(): void {
     if (this.saved !== undefined) {
       this.restore();
     }
     this.disposeAverages();
+    this.disposed = true;
+  }
+
+  private checkUsable(): void {
+    if (this.disposed) {
+      throw new GradhooksError(ErrorCode.ERR_SESSION_DISPOSED, `The weight averages of plugin '${this.plugin}' were disposed with their optimizer.`, {
+        plugin: this.plugin,
+        fix: 'Swap the averages in before disposing the optimizer, or keep the optimizer until evaluation is done.',
+      });
+    }
   }
 
   private disposeAverages(): void {

@@ -212,3 +212,14 @@ describe('ema-weights swapping', () => {
     feeder.dispose();
   });
 });
+
+describe('ema-weights after dispose', () => {
+  it('rejects swapping the averages in', async () => {
+    const feeder = gradientFeeder([emaWeights({ decay: 0.5 })], { w: [0] });
+    feeder.step({ w: [-1] });
+    const average = emaWeightsOf(feeder.optimizer)!;
+    feeder.dispose();
+    expect(() => average.swapIn()).toThrowError(expect.objectContaining({ code: ErrorCode.ERR_SESSION_DISPOSED, plugin: 'ema-weights' }));
+    await expect(average.withAveragedWeights(() => 1)).rejects.toMatchObject({ code: ErrorCode.ERR_SESSION_DISPOSED });
+  });
+});

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 
 import { CliError } from '../errors.js';
@@ -49,7 +50,9 @@ export async function buildReport(input: string, options: ReportOptions = {}): P
     ...(options.title === undefined ? {} : { title: options.title }),
     ...(options.maxPoints === undefined ? {} : { maxPoints: options.maxPoints }),
   });
-  await mkdir(dirname(output), { recursive: true });
+  if (!existsSync(dirname(output))) {
+    throw new CliError(`The folder ${dirname(output)} of the report does not exist. Create it, or choose another file with --output.`);
+  }
   await writeFile(output, rendered.html);
   return {
     output,

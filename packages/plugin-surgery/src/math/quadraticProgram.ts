@@ -1,3 +1,6 @@
+/// <reference path="../types/quadprog.d.ts" />
+// The reference lets programs that compile this package's sources find quadprog's types.
+
 import { solveQP } from 'quadprog';
 
 /** A strictly convex quadratic program: minimize ½ xᵀ D x − dᵀ x subject to Aᵢ x ≥ bᵢ (the first `equalities` rows with equality). */
