@@ -150,8 +150,9 @@ ${table}
 \`krum\` and \`trimmed-mean\` are not in the table: they need at least three objectives
 (Krum f + 3, the trimmed mean 2·trim + 1), and MultiMNIST has two. With ${DATA.testPairs} test pairs the
 standard error of one accuracy is about 0.011, so differences of a few thousandths between
-methods are not measurable here. Wall times come from whole runs on a shared machine; the
-per-step costs of each aggregator are measured with interleaved rounds by \`pnpm bench:surgery\`
+methods are not measurable here. Wall times come from whole runs, one after another, so a
+change in the machine's load shifts them; the per-step costs of each aggregator are measured
+with interleaved rounds by \`pnpm bench:surgery\`
 (see BENCHMARKS.md).
 `;
 }
