@@ -31,7 +31,7 @@ export class StepSkip {
 type PendingEvent = { [K in TelemetryEventName]: [K, TelemetryEventMap[K]] }[TelemetryEventName];
 
 /**
- * What every tap receives about the step in progress. It also collects the
+ * The step in progress, as every tap receives it. It also collects the
  * state changes plugins stage: `onCommit` callbacks run only after the
  * optimizer has applied the update, `onAbort` callbacks only when the step
  * was skipped or failed.

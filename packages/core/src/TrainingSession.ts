@@ -30,7 +30,7 @@ import { createVariableMatcher } from './variables.js';
 
 /** An objective the session expects, with the weight that scales its gradient. */
 export interface ObjectiveDeclaration {
-  /** Factor applied to the objective's loss and gradient before any plugin sees them. Defaults to 1. */
+  /** Factor applied to the objective's loss and gradient before any plugin reads them. Defaults to 1. */
   weight?: number;
 }
 
@@ -49,7 +49,7 @@ export interface SessionOptions {
    * inside fan-out layers on the gradients with respect to the shared representation.
    */
   level?: GradientLevel;
-  /** Refuse non-finite combined gradients before the optimizer sees them (default true). */
+  /** Refuse non-finite combined gradients before they reach the optimizer (default true). */
   guard?: boolean;
   /** Base seed of plugins that set no `seed` of their own: plugin i gets `seed + i` (default 0). */
   seed?: number;
@@ -66,7 +66,7 @@ export interface SessionOptions {
   model?: LayersModel;
 }
 
-/** What `step` returns. */
+/** Result of `step`. */
 export interface StepResult {
   /** True when the optimizer applied an update. */
   applied: boolean;
@@ -80,7 +80,7 @@ export interface StepResult {
   losses: Record<string, number>;
 }
 
-/** A plugin as the session holds it. */
+/** A plugin instance with its spec and random generator, as the session keeps it. */
 interface PluginRecord {
   name: string;
   spec: PluginSpec;
@@ -404,7 +404,7 @@ export class TrainingSession {
     }
     const outputs = outputNamesOf(this.model);
     if (outputs.length === 0) {
-      // A Sequential model knows its outputs only once built; the first step checks the names then.
+      // A Sequential model has its outputs only once built; the first step checks the names then.
       return;
     }
     const own = this.ownObjectives();
@@ -442,8 +442,8 @@ export class TrainingSession {
    * optimizer. tfjs optimizers key their slot variables by position, so the
    * session keeps one list: the variables of the first step, then every
    * variable seen later appended at its end. Without an explicit list that is
-   * every trainable variable; tfjs enumerates those with integer-like names
-   * first, so a variable created mid-run would otherwise shift the others.
+   * every trainable variable. tfjs enumerates those with integer-like names
+   * first, so without the kept order a variable created mid-run would shift the others.
    * An explicit list is used as given, and its new variables are appended too.
    */
   private variablesFor(explicit: readonly tf.Variable[] | undefined): readonly tf.Variable[] {
@@ -699,7 +699,7 @@ export class TrainingSession {
   }
 }
 
-/** Every trainable variable, in registration order, as `tf.variableGrads` uses by default. */
+/** Returns every trainable variable, in tfjs's enumeration order, as `tf.variableGrads` uses by default. */
 export function trainableVariables(): tf.Variable[] {
   return Object.values(tf.engine().registeredVariables).filter((variable) => variable.trainable);
 }
@@ -858,7 +858,7 @@ function restoreVariables(saved: Record<string, Parameters<typeof decodeTensor>[
   entries.forEach(([name, encoded], i) => {
     const variable = byPosition ? variables[i] : byName.get(name);
     if (variable === undefined) {
-      throw new GradhooksError(ErrorCode.ERR_CHECKPOINT_INVALID, `The checkpoint holds variable '${name}', which is not among the variables to restore.`, {
+      throw new GradhooksError(ErrorCode.ERR_CHECKPOINT_INVALID, `The checkpoint contains variable '${name}', which is not among the variables to restore.`, {
         variable: name,
         received: name,
         expected: 'a name of one of the variables passed to loadCheckpoint',

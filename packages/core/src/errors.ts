@@ -37,9 +37,9 @@ export interface ErrorDetails {
   path?: string;
   /** The value that was received. */
   received?: unknown;
-  /** What would have been accepted. */
+  /** Description of the values that are accepted. */
   expected?: string;
-  /** What the user can do to fix it. */
+  /** Change that fixes the problem. */
   fix?: string;
   /** Variable name, for gradient errors. */
   variable?: string;

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Gradients of one loss, keyed by variable name. A `null` entry marks a
- * variable the optimizer knows but that has no gradient this step; it is kept
- * in place and never replaced by zeros.
+ * variable of the optimizer that has no gradient this step. It is kept in
+ * place and never replaced by zeros.
  */
 export type GradientMap = Record<string, tf.Tensor | null>;
 
@@ -23,7 +23,7 @@ export interface ObjectiveResult {
 }
 
 /**
- * Where an objective's gradients come from: a loss closure that core
+ * Source of an objective's gradients: a loss closure that core
  * differentiates with `tf.variableGrads`, or a function that computes the
  * gradients itself (for example at perturbed weights, for a sharpness objective).
  */

@@ -16,7 +16,7 @@ export const hookTable = {
   objectiveSources: { kind: 'waterfall', args: ['sources', 'step'] },
   /** One gradient map per objective: guards, accumulation, ProGrad, Bloop, GAQAT. */
   objectiveGradients: { kind: 'waterfall', args: ['gradients', 'step'] },
-  /** Exactly one aggregator turns the objective gradients into one map; the weighted sum when none answers. */
+  /** Exactly one aggregator turns the objective gradients into one map; the weighted sum when none returns a map. */
   aggregate: { kind: 'bail', args: ['gradients', 'step'] },
   /** The combined gradient map: clipping, noise. Keys and their order must not change. */
   gradients: { kind: 'waterfall', args: ['gradients', 'step'] },

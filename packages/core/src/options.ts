@@ -12,9 +12,9 @@ export interface OptionIssue {
   path: string;
   /** The value received at `path` (undefined for a missing value). */
   received: unknown;
-  /** What the schema allows there, in words. */
+  /** Description of what the schema allows there. */
   expected: string;
-  /** What to change. */
+  /** Change that fixes the problem. */
   fix: string;
   /** The JSON Schema keyword that failed. */
   keyword: string;

@@ -65,7 +65,7 @@ export interface FreezeEvent extends EventBase {
   frozen: boolean;
 }
 
-/** What a plugin in dry-run mode would have done. */
+/** Change a plugin in dry-run mode would have made. */
 export interface DryRunEvent extends EventBase {
   hook: string;
   /** |after - before| / |before| over the gradients the tap would have changed. */
@@ -154,7 +154,7 @@ export class Telemetry extends EventEmitter<ListenerMap> {
     };
   }
 
-  /** Reports whether anything listens, so producers can skip work nobody reads. */
+  /** Reports whether anything listens, so producers can skip work whose result no listener reads. */
   hasListeners(): boolean {
     return this.eventNames().length > 0;
   }
