@@ -9,6 +9,7 @@ import { countNonFinite, firstNonFiniteVariable } from './nonFinite.js';
 import { StepContext, StepSkip } from './StepContext.js';
 import type { GradientLevel } from './StepContext.js';
 import type { Telemetry } from './telemetry.js';
+import { sumScalars } from './vectorParts.js';
 
 /** Everything one step needs; built by `TrainingSession`. */
 export interface StepInput {
@@ -41,7 +42,7 @@ export interface StepInput {
   onApplied(): void;
 }
 
-/** What one step did. */
+/** Outcome of one step. */
 export interface StepOutcome {
   applied: boolean;
   skipReason?: string;
@@ -165,7 +166,7 @@ function pipeline(input: StepInput, step: StepContext, applied: () => void): Pip
       values.push(value);
       objectiveGradients[name] = grads;
     }
-    total = input.total === undefined ? (values.length === 0 ? tf.scalar(0) : sumScalars(values)) : input.total();
+    total = input.total === undefined ? sumScalars(values) : input.total();
     if (input.readLosses || step.report) {
       losses = readLosses(step);
     }
@@ -254,13 +255,6 @@ function computeObjective(
     }
   }
   return { value: result.value, grads: ordered };
-}
-
-function sumScalars(values: readonly tf.Scalar[]): tf.Scalar {
-  if (values.length === 1) {
-    return values[0]!;
-  }
-  return tf.addN(values as tf.Scalar[]) as tf.Scalar;
 }
 
 function readLosses(step: StepContext): Record<string, number> {

@@ -14,14 +14,14 @@ import { cosinesOf, countConflicts, gramianOf, stackAligned } from './math/grami
 import type { Gramian } from './math/gramian.js';
 import type { Projection } from './math/projectConflicting.js';
 
-/** What a weighting receives: the Gramian of the objective gradients it covers. */
+/** Input of a weighting: the Gramian of the objective gradients it covers. */
 export interface WeightingInput {
   /** Gramian, or undefined when `needsGramian` returned false for this step. */
   gramian: Gramian | undefined;
   objectives: readonly string[];
   step: StepContext;
   /**
-   * Where the aggregation happens: `'parameters'` at the parameter level, the
+   * Place of the aggregation: `'parameters'` at the parameter level, the
    * fan-out layer's name at the representation level. Stateful methods keep
    * one state per scope.
    */
@@ -118,16 +118,7 @@ function aggregateParameters(
     }
   }
 
-  const output: GradientMap = {};
-  for (const name of step.variableNames) {
-    const tensor = combined.get(name) ?? plainSum(maps, name);
-    if (tensor !== undefined) {
-      output[name] = tensor;
-    } else if (maps.some((map) => name in map)) {
-      output[name] = null;
-    }
-  }
-  return output;
+  return assembleOutput(maps, combined, step.variableNames);
 }
 
 function aggregateRepresentation(gradients: RepresentationGradients, step: StepContext, layer: string, glue: AggregatorGlue): RepresentationGradients {
@@ -174,6 +165,24 @@ function weightedSum(maps: readonly GradientMap[], name: string, weights: readon
     total = total === undefined ? term : tf.add(total, term);
   });
   return total!;
+}
+
+/**
+ * Builds the combined map in variable order: the aggregated tensor where one
+ * exists, the plain sum of the objectives that have the variable otherwise,
+ * and null for a variable an objective lists as null.
+ */
+export function assembleOutput(maps: readonly GradientMap[], combined: ReadonlyMap<string, tf.Tensor>, order: readonly string[]): GradientMap {
+  const output: GradientMap = {};
+  for (const name of order) {
+    const tensor = combined.get(name) ?? plainSum(maps, name);
+    if (tensor !== undefined) {
+      output[name] = tensor;
+    } else if (maps.some((map) => name in map)) {
+      output[name] = null;
+    }
+  }
+  return output;
 }
 
 /** Plain sum of `name` over the objectives that have it; the tensor itself when only one does. */

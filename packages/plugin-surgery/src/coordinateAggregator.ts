@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { partitionVariables } from '@gradhooks/core';
 import type { GradientMap, ObjectiveGradients, PluginContext, PluginInstance, RepresentationGradients, StepContext } from '@gradhooks/core';
 
-import { PARAMETER_SCOPE, plainSum, report, splitInto, warnOnceWhenNoneSelected } from './aggregator.js';
+import { assembleOutput, PARAMETER_SCOPE, report, splitInto, warnOnceWhenNoneSelected } from './aggregator.js';
 import { gramianOf, stackAligned } from './math/gramian.js';
 
-/** What a coordinate-wise combination receives. */
+/** Input of a coordinate-wise combination. */
 export interface CombineInput {
   /** [K, P]: row k is objective k's gradient, flattened over the covered variables or the representation. */
   matrix: tf.Tensor2D;
@@ -70,16 +70,7 @@ function combineParameters(
     splitInto(vector, selected, shapes, combined);
   }
 
-  const output: GradientMap = {};
-  for (const name of step.variableNames) {
-    const tensor = combined.get(name) ?? plainSum(maps, name);
-    if (tensor !== undefined) {
-      output[name] = tensor;
-    } else if (maps.some((map) => name in map)) {
-      output[name] = null;
-    }
-  }
-  return output;
+  return assembleOutput(maps, combined, step.variableNames);
 }
 
 function combineRepresentation(gradients: RepresentationGradients, step: StepContext, layer: string, glue: CoordinateGlue): RepresentationGradients {

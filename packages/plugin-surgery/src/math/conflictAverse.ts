@@ -3,7 +3,7 @@ import { solveWithRidge } from './quadraticProgram.js';
 
 type Rows = readonly (readonly number[])[];
 
-/** How CAGrad rescales its update: 0 none, 1 by 1/(1+c²) (the original's default), 2 by 1/(1+c). */
+/** Rescaling of CAGrad's update: 0 none, 1 by 1/(1+c²) (the original's default), 2 by 1/(1+c). */
 export type CagradRescale = 0 | 1 | 2;
 
 /** Weights CAGrad chose, with the minimiser of its inner problem. */
@@ -36,7 +36,12 @@ export function cagradWeights(gramian: Rows, c: number, rescale: CagradRescale, 
   const count = gramian.length;
   const mean = new Array<number>(count).fill(1 / count);
   const normalized = normalizeTrace(gramian);
-  const divisor = rescale === 1 ? 1 + c * c : rescale === 2 ? 1 + c : 1;
+  let divisor = 1;
+  if (rescale === 1) {
+    divisor = 1 + c * c;
+  } else if (rescale === 2) {
+    divisor = 1 + c;
+  }
   const fallback = { weights: mean.map((value) => value / divisor), inner: mean };
   if (normalized === undefined || c === 0) {
     return fallback;
