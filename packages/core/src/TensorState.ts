@@ -52,7 +52,7 @@ export class TensorState<T extends tf.Tensor = tf.Tensor> {
   }
 }
 
-/** Protects a tensor from the step's tidy and tells the leak monitor that a TensorState owns it. */
+/** Protects a tensor from the step's tidy and marks it, for the leak monitor, as owned by a TensorState. */
 function keepManaged<T extends tf.Tensor>(tensor: T): T {
   markManaged(tensor);
   return tf.keep(tensor);

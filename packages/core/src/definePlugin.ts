@@ -59,7 +59,7 @@ export type InputOf<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropert
 /** Resolved options as `create` receives them: the plugin's own and the common ones. */
 export type ResolvedOptions<O> = O & CommonOptions;
 
-/** What a plugin receives when the session creates it. */
+/** Context a plugin receives when the session creates it. */
 export interface PluginContext {
   /** Instance name: the plugin name, with `#2`, `#3`, ... for repeated plugins. */
   readonly name: string;
@@ -84,7 +84,7 @@ export interface PluginState {
   load(state: JsonValue): void | Promise<void>;
 }
 
-/** What `create` returns: taps keyed by hook name, and optional state and cleanup. */
+/** Result of `create`: taps keyed by hook name, and optional state and cleanup. */
 export type PluginInstance = { [H in HookName]?: TapSpec<H> } & {
   state?: PluginState;
   /** Object the plugin offers to user code, returned by `session.plugin(name)` (for example the weight averages of `ema-weights`). */
@@ -111,7 +111,10 @@ export interface PluginDefinition<O = Record<string, unknown>> {
    * for plugins that tap `aggregate` or `representationGradients`.
    */
   exclusiveGroup?: string;
-  /** Option keys that name objectives (a name, a list of names, or an object keyed by name); the config loader checks them against the declared objectives. */
+  /**
+   * Option keys that name objectives (a name, a list of names, or an object
+   * keyed by name). The config loader checks them against the declared objectives.
+   */
   objectiveOptions?: readonly string[];
   /**
    * Objectives the plugin adds in `objectiveSources` (a sharpness objective),

@@ -43,7 +43,7 @@ export function fanOut(z: tf.Tensor, objectives: readonly string[], layer = 'fan
       const active = currentStep();
       if (active !== null) {
         // tfjs-layers runs a multi-output layer once per output and keeps the first run's tensors, so
-        // forward runs are not a sign of misuse; a second backward run of the same layer is.
+        // repeated forward runs are harmless. A second backward run of the same layer is the misuse.
         if (active.step.countFanOut(layer) === 2) {
           active.warnOnce(
             `fan-out:${layer}`,
@@ -110,7 +110,7 @@ interface SymbolicEdge {
   tensorIndex: number;
 }
 
-/** What each output of a `FanOut` layer of a model feeds. */
+/** Model outputs that each output of a `FanOut` layer feeds. */
 export interface FanOutWiring {
   layer: string;
   objectives: string[];

@@ -12,7 +12,7 @@ afterEach(() => {
   cleanups.splice(0).forEach((cleanup) => cleanup());
 });
 
-/** A trunk z = tanh(x W) and three heads reading their own slice of the fan-out. */
+/** Builds a trunk z = tanh(x W) and three heads, each reading its own slice of the fan-out. */
 function threeHeads() {
   const prefix = uniquePrefix('fan');
   const x = tf.randomNormal([5, 4], 0, 1, 'float32', 21);

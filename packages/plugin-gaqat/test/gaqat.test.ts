@@ -175,7 +175,7 @@ describe('gaqat windows', () => {
     const run = runFixedGradients([gaqat({ window: 2, threshold: 0.5 }), skipSecond], scalarSchedule([1, -1, 1, 1], [1, 1, 1, 1]));
     try {
       expect(run.results.map((result) => result.applied)).toEqual([true, false, true, true]);
-      // The window holds the applied steps 1, 1 (no flip), not 1, -1.
+      // The window contains the applied steps 1, 1 (no flip), not 1, -1.
       expect(run.freezes).toHaveLength(1);
       expect(run.freezes[0]).toMatchObject({ disorder: 0, frozen: true, step: 1 });
     } finally {

@@ -5,7 +5,7 @@ import type { ConflictEvent, DryRunEvent, GradientLevel, Logger, PluginSpec, Pro
 
 import type { Matrix } from './samplers.js';
 
-/** What an aggregator produced on one step. */
+/** Output of an aggregator on one step. */
 export interface AggregationStep {
   /** The combined gradient: Σ over the update of the Jacobian's rows, as applied. */
   output: number[];

@@ -14,7 +14,7 @@ export interface Tolerance {
 export const FLOAT32_TOLERANCE = { rtol: 1e-5, atol: 1e-6 } as const;
 
 /**
- * Compares two numbers the way the specification asks: NaN equals only NaN,
+ * Compares two numbers with these rules: NaN equals only NaN,
  * an infinity equals only the same infinity, and finite values must be within
  * tolerance. NaN and Infinity are never close to a finite number.
  */

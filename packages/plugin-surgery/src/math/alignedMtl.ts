@@ -2,7 +2,7 @@ import { FLOAT32_EPSILON, symmetricEigen, symmetrize } from './linearAlgebra.js'
 
 type Rows = readonly (readonly number[])[];
 
-/** Which eigenvalue sets the scale of Aligned-MTL's balanced update. */
+/** Eigenvalue that sets the scale of Aligned-MTL's balanced update. */
 export type AlignedScaleMode = 'min' | 'median' | 'rmse';
 
 /**

@@ -52,17 +52,17 @@ export function trace(matrix: Rows): number {
   return matrix.reduce((total, row, i) => total + row[i]!, 0);
 }
 
-/** The identity scaled by `value`, added to a copy of `matrix`. */
+/** Returns a copy of `matrix` with `value` added to its diagonal. */
 export function addToDiagonal(matrix: Rows, value: number): number[][] {
   return matrix.map((row, i) => row.map((entry, j) => (i === j ? entry + value : entry)));
 }
 
-/** A copy of `matrix` with every entry multiplied by `factor`. */
+/** Returns a copy of `matrix` with every entry multiplied by `factor`. */
 export function scaleMatrix(matrix: Rows, factor: number): number[][] {
   return matrix.map((row) => row.map((entry) => entry * factor));
 }
 
-/** The symmetric part ½(M + Mᵀ); removes the asymmetry float32 rounding leaves in a Gramian. */
+/** Returns the symmetric part ½(M + Mᵀ), which removes the asymmetry float32 rounding leaves in a Gramian. */
 export function symmetrize(matrix: Rows): number[][] {
   return matrix.map((row, i) => row.map((entry, j) => (entry + matrix[j]![i]!) / 2));
 }
